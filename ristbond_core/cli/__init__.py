@@ -1,0 +1,64 @@
+"""The ``ristbond`` command: one module per subcommand, each with ``add_parser`` and ``run``.
+
+User mistakes (bad config, unknown plugin, missing file) are ``RistbondError``s:
+printed as one clear message on stderr with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from ristbond_core import __version__
+from ristbond_core.cli import config_cmd, plugins_cmd
+from ristbond_core.config.redact import redact_text
+from ristbond_core.errors import ConfigError, RistbondError
+
+EXIT_USAGE = 2
+COMMANDS: tuple[ModuleType, ...] = (plugins_cmd, config_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by the docs test)."""
+    parser = argparse.ArgumentParser(
+        prog="ristbond",
+        description="Bond one live stream over several unreliable links (RIST on the wire).",
+    )
+    parser.add_argument("--version", action="version", version=f"ristbond {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="ristbond: %(levelname)s: %(message)s",
+    )
+    try:
+        code: int = args.run(args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"ristbond: config error: {redact_text(line)}", file=sys.stderr)
+        return EXIT_USAGE
+    except RistbondError as exc:
+        print(f"ristbond: error: {redact_text(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

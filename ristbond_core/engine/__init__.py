@@ -1,0 +1,1 @@
+"""Sans-IO protocol engines: fed ``(datagram, link_id, now)``, asked what to send."""

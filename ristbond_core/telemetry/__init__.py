@@ -1,0 +1,1 @@
+"""Telemetry exporters shipped with the core."""

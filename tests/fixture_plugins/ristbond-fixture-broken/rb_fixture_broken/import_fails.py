@@ -1,0 +1,3 @@
+"""A plugin whose dependency is missing."""
+
+import rb_fixture_missing_dependency  # noqa: F401
