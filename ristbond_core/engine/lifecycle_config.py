@@ -25,7 +25,7 @@ class LifecycleConfig(BaseModel):
     )
     warm_duration_ms: int = Field(2000, gt=0, description="minimum time in warm before live")
     warm_delivered_bytes: int = Field(
-        200_000, gt=0, description="bytes the peer must confirm on the link to finish warm"
+        100_000, gt=0, description="bytes the peer must confirm on the link to finish warm"
     )
     warm_min_feedback_count: int = Field(
         10, ge=1, description="clean feedback reports needed to finish warm"
@@ -54,7 +54,7 @@ class LifecycleConfig(BaseModel):
         10.0, ge=0.0, description="absolute jitter slack added to the factor threshold"
     )
     degrade_rate_cv_ratio: float = Field(
-        1.0,
+        0.6,
         gt=0.0,
         description="degraded (live/degrade only) when delivery-rate std/mean exceeds this",
     )
@@ -94,9 +94,7 @@ class LifecycleConfig(BaseModel):
     stable_live_ms: int = Field(
         30_000, gt=0, description="a live stint this long forgives earlier demotions"
     )
-    baseline_window_ms: int = Field(
-        60_000, gt=0, description="window of the baseline min RTT and min jitter"
-    )
+    baseline_window_ms: int = Field(60_000, gt=0, description="window of the baseline min RTT")
 
     @model_validator(mode="after")
     def _check_orderings(self) -> LifecycleConfig:
