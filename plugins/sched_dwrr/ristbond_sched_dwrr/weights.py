@@ -1,0 +1,101 @@
+"""Link weights for ``dwrr``: capacity x (1 - loss)^k x lifecycle phase x drop penalty.
+
+A sudden fall in a link's capacity estimate (a handover, a congested cell) is a sign
+the link is unstable, not just slower, so beyond the lower capacity the link gets a
+penalty that recovers with a half-life. Time is only ``now_ns``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ristbond_core.contracts import LinkView
+from ristbond_sched_dwrr.options import DwrrOptions
+
+_PENALTY_SETTLED = 0.005
+"""A remaining penalty below this is treated as recovered (ends the recovery)."""
+
+
+@dataclass(slots=True)
+class _Penalty:
+    """A penalty of ``start`` (multiplier) imposed at ``since_ns``, recovering."""
+
+    start: float
+    since_ns: int
+
+
+class LinkWeigher:
+    """Remembers what it saw of each link and turns views into weights."""
+
+    def __init__(self, options: DwrrOptions) -> None:
+        self._options = options
+        self._half_life_ns = options.penalty_half_life_ms * 1e6
+        self._last_capacity: dict[str, float] = {}
+        self._penalties: dict[str, _Penalty] = {}
+
+    def observe(self, view: LinkView, now_ns: int) -> None:
+        """Note ``view``'s capacity; a sudden drop from the last estimate starts a penalty."""
+        capacity = view.metrics.capacity_bps
+        if capacity is None:
+            return
+        link_id = view.link_id
+        previous = self._last_capacity.get(link_id)
+        self._last_capacity[link_id] = capacity
+        options = self._options
+        if previous is None or previous <= 0.0 or options.drop_penalty >= 1.0:
+            return
+        if capacity < previous * (1.0 - options.drop_threshold):
+            # A drop during a recovering penalty restarts it from the harsher value.
+            current = self.penalty(link_id, now_ns)
+            self._penalties[link_id] = _Penalty(min(current, options.drop_penalty), now_ns)
+
+    def forget(self, link_id: str) -> None:
+        """Drop everything remembered about ``link_id``."""
+        self._last_capacity.pop(link_id, None)
+        self._penalties.pop(link_id, None)
+
+    def penalty(self, link_id: str, now_ns: int) -> float:
+        """The multiplier (0..1] the drop penalty currently imposes on ``link_id``."""
+        penalty = self._penalties.get(link_id)
+        if penalty is None:
+            return 1.0
+        elapsed = max(0, now_ns - penalty.since_ns)  # a clock step back never deepens it
+        remaining = (1.0 - penalty.start) * math.pow(0.5, elapsed / self._half_life_ns)
+        if remaining < _PENALTY_SETTLED:
+            del self._penalties[link_id]
+            return 1.0
+        return 1.0 - remaining
+
+    def recovering(self) -> bool:
+        """Whether any penalty is still recovering (weights then change with time)."""
+        return bool(self._penalties)
+
+    def weights(self, links: Sequence[LinkView], now_ns: int) -> dict[str, float]:
+        """Weight per link in ``links`` (in order); equal weights if all come out zero.
+
+        A link with no capacity estimate is weighed by its configured ``weight`` times
+        the mean estimate of the others, or by ``weight`` alone when none has one.
+        """
+        options = self._options
+        floor = options.capacity_floor_bps
+        known = [max(c, floor) for c in _capacities(links)]
+        reference = sum(known) / len(known) if known else 1.0
+        result: dict[str, float] = {}
+        for link in links:
+            metrics = link.metrics
+            if metrics.capacity_bps is None:
+                base = max(link.weight, 0.0) * reference
+            else:
+                base = max(metrics.capacity_bps, floor)
+            delivered = math.pow(min(max(1.0 - metrics.loss, 0.0), 1.0), options.loss_exponent)
+            phase = min(max(link.admission, 0.0), 1.0) * options.phase_factors.of(link.state)
+            result[link.link_id] = base * delivered * phase * self.penalty(link.link_id, now_ns)
+        if result and sum(result.values()) <= 0.0:
+            return dict.fromkeys(result, 1.0)
+        return result
+
+
+def _capacities(links: Iterable[LinkView]) -> list[float]:
+    return [c for c in (link.metrics.capacity_bps for link in links) if c is not None]
