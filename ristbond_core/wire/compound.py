@@ -1,0 +1,96 @@
+"""Compound RTCP datagrams and the RTP/RTCP demultiplexer.
+
+RIST peers send RTCP as compound datagrams (SR/RR + SDES + APP/NACK...). Decoding is
+all-or-nothing on framing -- a length field that runs past the datagram makes the whole
+datagram invalid, because everything after it is unaligned -- but forgiving on content:
+packet types we do not decode come back as ``UnknownRtcp``/``AppPacket`` so the rest
+of the compound is still used.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from ristbond_core.wire._buffer import Buffer
+from ristbond_core.wire.app import decode_app
+from ristbond_core.wire.errors import BadVersion, NotRtcp, Truncated
+from ristbond_core.wire.feedback import FMT_GENERIC_NACK, GenericNack
+from ristbond_core.wire.rtcp import (
+    PT_APP,
+    PT_RTPFB,
+    ExtendedReport,
+    Goodbye,
+    ReceiverReport,
+    RtcpPacket,
+    SenderReport,
+    SourceDescription,
+    UnknownRtcp,
+    split_rtcp,
+)
+from ristbond_core.wire.rtp import is_rtcp_payload_type
+
+_Decoder = Callable[[int, int, bytes], RtcpPacket]
+
+
+def _decode_feedback(count: int, packet_type: int, body: bytes) -> RtcpPacket:
+    if count == FMT_GENERIC_NACK:
+        return GenericNack.from_body(count, packet_type, body)
+    return UnknownRtcp(packet_type, count, body)
+
+
+def _decode_app(count: int, packet_type: int, body: bytes) -> RtcpPacket:
+    return decode_app(count, body)
+
+
+_DECODERS: Final[dict[int, _Decoder]] = {
+    cls.PACKET_TYPE: cls.from_body
+    for cls in (SenderReport, ReceiverReport, SourceDescription, Goodbye, ExtendedReport)
+}
+_DECODERS[PT_RTPFB] = _decode_feedback
+_DECODERS[PT_APP] = _decode_app
+
+
+def parse_rtcp_body(count: int, packet_type: int, body: bytes) -> RtcpPacket:
+    """Decode one packet from its header fields and body (see ``split_rtcp``)."""
+    decoder = _DECODERS.get(packet_type)
+    if decoder is None:
+        return UnknownRtcp(packet_type, count, body)
+    return decoder(count, packet_type, body)
+
+
+def parse_compound(data: Buffer) -> list[RtcpPacket]:
+    """Decode every packet of an RTCP datagram, in order.
+
+    Raises a ``ProtocolError`` subclass if the datagram is not RTCP or any packet is
+    malformed; unknown packet types are returned raw, never fatal.
+    """
+    if len(data) >= 2 and not is_rtcp_payload_type(data[1]):
+        raise NotRtcp(f"second byte {data[1]} is not an RTCP packet type (RTP?)")
+    return [parse_rtcp_body(c, pt, body) for c, pt, body in split_rtcp(data)]
+
+
+def build_compound(packets: Iterable[RtcpPacket]) -> bytes:
+    """Encode packets back to back into one datagram."""
+    return b"".join(bytes(p) for p in packets)
+
+
+class DatagramKind(enum.Enum):
+    """What a datagram on a RIST port is."""
+
+    RTP = "rtp"
+    RTCP = "rtcp"
+
+
+def classify_datagram(data: Buffer) -> DatagramKind:
+    """Tell RTP from RTCP by the second byte, as RFC 5761 muxing does.
+
+    RTCP packet types 192..223 never collide with RTP marker+PT values for the payload
+    types RIST uses. Only the first two bytes are checked; the parsers do the rest.
+    """
+    if len(data) < 2:
+        raise Truncated(f"datagram of {len(data)} bytes cannot be RTP or RTCP")
+    if data[0] >> 6 != 2:
+        raise BadVersion(f"version {data[0] >> 6}, expected 2")
+    return DatagramKind.RTCP if is_rtcp_payload_type(data[1]) else DatagramKind.RTP
