@@ -1,0 +1,748 @@
+"""ReceiverEngine: merge one flow from many links, reorder, NACK, play out on time.
+
+Sans-IO: fed ``receive_datagram(link_id, data, now_ns)``, asked for
+``datagrams_to_send(now_ns)``, ``next_deadline()``/``on_deadline(now_ns)``, and for the
+payloads that are due with ``pop_output()``. It never reads a clock or touches a socket.
+
+Playout: each packet is released at its sender timestamp mapped onto the local clock
+plus ``latency_ms``. The mapping is the smallest recent transit (arrival − timestamp),
+i.e. the fastest path, so output is paced like the sender's input whichever link
+carried a packet. A packet still missing when its successor is due is skipped and
+counted: output never stalls.
+
+Memory: the buffer only accepts packets inside a window of ``max_buffer_packets``
+after the playout point and within ``max_buffer_bytes``; anything else (floods,
+far-future sequence numbers, foreign SSRCs, garbage) is counted and dropped.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ristbond_core.contracts import Channel
+from ristbond_core.engine.common import (
+    NS_PER_MS,
+    RTCP_INTERVAL_NS,
+    OutDatagram,
+    rtp_ticks_to_ns,
+)
+from ristbond_core.engine.estimators import LinkEstimator
+from ristbond_core.engine.nack_tracker import ArqState, NackTracker
+from ristbond_core.engine.timing import TimingPlan, derive_timing
+from ristbond_core.engine.windowed import WindowedExtremum, WindowedSum
+from ristbond_core.events import FlowReset, MalformedDatagram, NackSent, PacketSkipped
+from ristbond_core.wire import (
+    DatagramKind,
+    GenericNack,
+    Goodbye,
+    LinkReceiverReport,
+    NtpClock,
+    ProtocolError,
+    ReceiverReport,
+    ReportBlock,
+    RistEchoRequest,
+    RistEchoResponse,
+    RtcpPacket,
+    SenderReport,
+    SourceDescription,
+    build_compound,
+    classify_datagram,
+    echo_rtt_ns,
+    generic_nack_records,
+    ntp_middle32,
+    parse_compound,
+    range_nack_records,
+    unpack_rtp_header,
+)
+from ristbond_core.wire import RistRangeNack as RangeNack
+
+STATS_SCHEMA_VERSION = 1
+SEQ_CYCLE = 1 << 16
+TS_CYCLE = 1 << 32
+TRANSIT_WINDOW_MS = 10_000
+RATE_WINDOW_MS = 1000
+#: NACK records per RTCP packet, so a NACK fits one MTU.
+MAX_NACK_RECORDS = 256
+#: A link not heard from for this long is the last choice for NACKs.
+SILENT_LINK_NS = 500 * NS_PER_MS
+#: Links of a new flow reveal themselves (first RTCP or RTP) within this time; until
+#: then the delay spread is unknown and the reorder window stays conservative.
+LINK_DISCOVERY_NS = 1_000 * NS_PER_MS
+#: Transit may exceed the fastest path's by up to 2 × latency plus this before a
+#: packet's timestamp is judged implausible (garbage or a foreign stream).
+TRANSIT_TOLERANCE_NS = 1_000 * NS_PER_MS
+#: Fewest gap entries one jump may create, whatever the packet rate.
+MIN_TRACKED_GAP = 256
+#: A flow is trusted after this many packets with consistent sequence numbers and
+#: timestamps (or one, when the sender's SR on the same link names its SSRC), so a
+#: stray or forged datagram can never capture the receiver.
+ANCHOR_PACKETS = 4
+ANCHOR_PACKETS_ANNOUNCED = 2
+ANCHOR_CHAINS = 32
+ANCHOR_MAX_SEQ_STEP = 64
+ANCHOR_MAX_TS_STEP = 10 * 90_000
+MAX_CANDIDATES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverSettings:
+    """Receiver knobs; everything time-related derives from ``latency_ms``."""
+
+    latency_ms: int = 1000
+    max_buffer_packets: int = 65_536
+    max_buffer_bytes: int = 64 * 1024 * 1024
+    nack_form: Literal["range", "generic"] = "range"
+    nack_links: int = 2
+    cname: str = "ristbond-receiver"
+    flow_timeout_ms: int = 2000
+    resync_after_ms: int = 1000
+    max_links: int = 64
+    max_pending_events: int = 1024
+    max_payload_bytes: int = 9000
+
+
+@dataclass(slots=True)
+class FlowCounters:
+    """Cumulative per-flow counters (never decay)."""
+
+    received: int = 0
+    received_bytes: int = 0
+    retransmitted_received: int = 0
+    duplicate: int = 0
+    late: int = 0
+    lost: int = 0
+    output_packets: int = 0
+    output_bytes: int = 0
+    nacks_sent: int = 0
+    malformed: int = 0
+    foreign_ssrc: int = 0
+    out_of_window: int = 0
+    implausible_timestamp: int = 0
+    untrusted: int = 0
+    overflow: int = 0
+    flow_resets: int = 0
+    rtcp_received: int = 0
+    links_refused: int = 0
+    events_dropped: int = 0
+
+
+@dataclass(slots=True)
+class _Chain:
+    """Packets of one candidate flow whose sequence numbers and timestamps follow on."""
+
+    last_seq: int
+    last_ts: int
+    packets: list[tuple[str, bytes, int]]
+
+    def follows(self, seq: int, ts: int) -> bool:
+        seq_step = (seq - self.last_seq) & 0xFFFF
+        ts_step = (ts - self.last_ts) & 0xFFFF_FFFF
+        return 0 < seq_step <= ANCHOR_MAX_SEQ_STEP and ts_step <= ANCHOR_MAX_TS_STEP
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A flow (or a re-numbered flow) seen but not yet trusted.
+
+    Several chains are kept because forged or stray packets of the same SSRC may be
+    interleaved with the real ones; the real sender's packets form the chain that grows.
+    """
+
+    flow: int
+    chains: list[_Chain]
+
+
+class _Link:
+    """What the receiver knows about one link (one sender path)."""
+
+    def __init__(self, link_id: str, number: int, created_ns: int) -> None:
+        self.link_id = link_id
+        self.number = number
+        self.created_ns = created_ns
+        self.estimator = LinkEstimator()
+        self.has_return_path = False
+        self.received_packets = 0
+        self.received_bytes = 0
+        self.retransmits = 0
+        self.duplicates = 0
+        self.highest_ext = 0
+        self.transit_min = WindowedExtremum(TRANSIT_WINDOW_MS * NS_PER_MS)
+        self.interval_transit_sum_ns = 0
+        self.interval_transit_count = 0
+        self.prev_mean_transit_ns: int | None = None
+        self.report_seq = 0
+        self.last_report_ns: int | None = None
+        self.next_rtcp_ns = 0
+        self.last_sr_middle32 = 0
+        self.last_sr_arrival_ns: int | None = None
+        self.last_packet_ns: int | None = None
+        self.last_rtcp_ns: int | None = None
+        self.pending_echo: list[RistEchoResponse] = []
+
+    def delay_gradient_us(self) -> int:
+        """Change of mean transit since the previous report interval (+ = queue growing)."""
+        if self.interval_transit_count == 0:
+            return 0
+        mean = self.interval_transit_sum_ns // self.interval_transit_count
+        previous = self.prev_mean_transit_ns
+        self.prev_mean_transit_ns = mean
+        self.interval_transit_sum_ns = 0
+        self.interval_transit_count = 0
+        return 0 if previous is None else (mean - previous) // 1000
+
+
+class ReceiverEngine:
+    """Merges a bonded RIST flow from any number of links into one ordered output."""
+
+    def __init__(
+        self,
+        settings: ReceiverSettings,
+        *,
+        ntp_clock: NtpClock,
+        now_ns: int,
+    ) -> None:
+        self.settings = settings
+        self.ntp_clock = ntp_clock
+        self.started_ns = now_ns
+        self.counters = FlowCounters()
+        self.tracker = NackTracker()
+        self.links: dict[str, _Link] = {}
+        self._latency_ns = settings.latency_ms * NS_PER_MS
+        self._ssrc: int | None = None
+        self._flow_started_ns: int | None = None
+        self._candidates: dict[int, _Candidate] = {}
+        # flow → (RTP timestamp in its latest SR, arrival time of that SR)
+        self._announced: dict[int, tuple[int, int]] = {}
+        self._last_flow_ns: int | None = None
+        self._last_accept_ns: int | None = None
+        self._highest: int | None = None
+        self._next_out: int | None = None
+        self._ts_ext: int | None = None
+        self._transit_min = WindowedExtremum(TRANSIT_WINDOW_MS * NS_PER_MS)
+        self._rate = WindowedSum(RATE_WINDOW_MS * NS_PER_MS)
+        self._buffer: dict[int, tuple[bytes, int]] = {}
+        self._heap: list[int] = []
+        self._buffered_bytes = 0
+        self._output: list[bytes] = []
+        self._outbox: list[OutDatagram] = []
+        self._events: deque[object] = deque()
+        self._snapshot_seq = 0
+        self.timing = derive_timing(settings.latency_ms, None)
+
+    # -- input ------------------------------------------------------------------------
+
+    def receive_datagram(self, link_id: str, data: bytes, now_ns: int) -> None:
+        """Feed one datagram from ``link_id`` (RTP or RTCP, told apart by content)."""
+        link = self._link(link_id, now_ns)
+        if link is None:
+            self.counters.links_refused += 1
+            return
+        try:
+            kind = classify_datagram(data)
+            if kind is DatagramKind.RTP:
+                self._on_rtp(link, data, now_ns)
+            else:
+                self._on_rtcp(link, parse_compound(data), now_ns)
+        except ProtocolError as exc:
+            self.counters.malformed += 1
+            self._emit(MalformedDatagram(link_id, exc.reason, now_ns))
+
+    def _link(self, link_id: str, now_ns: int) -> _Link | None:
+        link = self.links.get(link_id)
+        if link is None:
+            if len(self.links) >= self.settings.max_links:
+                return None
+            link = _Link(link_id, len(self.links) & 0xFFFF, now_ns)
+            link.next_rtcp_ns = now_ns
+            self.links[link_id] = link
+        return link
+
+    def _on_rtp(self, link: _Link, data: bytes, now_ns: int) -> None:
+        _pt, _marker, seq, ts, ssrc, start, end = unpack_rtp_header(data)
+        if end - start > self.settings.max_payload_bytes:
+            raise _oversize(end - start, self.settings.max_payload_bytes)
+        flow = ssrc & 0xFFFF_FFFE
+        if self._ssrc is None or flow != self._ssrc:
+            silent = self._last_flow_ns is None or (
+                now_ns - self._last_flow_ns >= self.settings.flow_timeout_ms * NS_PER_MS
+            )
+            if self._ssrc is not None and not silent:
+                self.counters.foreign_ssrc += 1
+                return
+            self._consider(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns, why="new SSRC")
+            return
+        ext = self._extend_seq(seq)
+        if not self._in_window(ext, now_ns):
+            self._consider_jump(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns)
+            return
+        if ext in self._buffer:
+            self.counters.duplicate += 1
+            link.duplicates += 1
+            return
+        size = end - start
+        if self._buffered_bytes + size > self.settings.max_buffer_bytes:
+            self.counters.overflow += 1
+            return
+        ts_ns = self._timestamp_ns(ts, commit=False)
+        transit = now_ns - ts_ns
+        base = self._transit_min.value(now_ns)
+        if base is not None and not (
+            -self._latency_ns - TRANSIT_TOLERANCE_NS
+            <= transit - base
+            <= 2 * self._latency_ns + TRANSIT_TOLERANCE_NS
+        ):
+            self.counters.implausible_timestamp += 1
+            self._consider_jump(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns)
+            return
+        self._timestamp_ns(ts, commit=True)
+        self._last_flow_ns = now_ns
+        retransmission = bool(ssrc & 1)
+        link.received_packets += 1
+        link.received_bytes += size
+        link.last_packet_ns = now_ns
+        link.highest_ext = max(link.highest_ext, ext)
+        self.counters.received += 1
+        self.counters.received_bytes += size
+        if retransmission:
+            link.retransmits += 1
+            self.counters.retransmitted_received += 1
+        else:
+            # Only first transmissions describe the path (a retransmission left late).
+            link.transit_min.update(transit, now_ns)
+            link.interval_transit_sum_ns += transit
+            link.interval_transit_count += 1
+            link.estimator.on_packet_arrival(ts, now_ns)
+            self._transit_min.update(transit, now_ns)
+        base = self._transit_min.value(now_ns)
+        release_ns = ts_ns + int(base if base is not None else transit) + self._latency_ns
+        self.tracker.on_arrival(ext)
+        if self._highest is None or ext > self._highest:
+            if self._highest is not None:
+                window_ns = int(self.timing.reorder_window_ms * NS_PER_MS)
+                # Only the newest gap entries are worth tracking: older ones could not
+                # be recovered in time anyway, and a forged far-ahead sequence number
+                # must not turn into a NACK storm.
+                first = max(self._highest + 1, ext - self._max_tracked_gap(now_ns))
+                for missing in range(first, ext):
+                    self.tracker.add_gap(missing, now_ns, window_ns, release_ns)
+            self._highest = ext
+        self._buffer[ext] = (data[start:end], release_ns)
+        heapq.heappush(self._heap, ext)
+        self._buffered_bytes += size
+        self._last_accept_ns = now_ns
+
+    def _max_tracked_gap(self, now_ns: int) -> int:
+        """How many missing packets one jump may add: twice the latency's worth."""
+        self._rate.add(1, now_ns)
+        per_s = self._rate.total(now_ns) / (RATE_WINDOW_MS / 1000)
+        return max(MIN_TRACKED_GAP, int(2 * per_s * self.settings.latency_ms / 1000))
+
+    def _consider_jump(
+        self, link: _Link, data: bytes, *, seq: int, ts: int, flow: int, now_ns: int
+    ) -> None:
+        """A packet of our flow that does not fit: a re-numbered sender, or garbage.
+
+        Only once accepted traffic has stopped for ``resync_after_ms`` may a consistent
+        new numbering take over; until then such packets are just dropped.
+        """
+        quiet_ns = now_ns - (self._last_accept_ns or now_ns)
+        if quiet_ns >= self.settings.resync_after_ms * NS_PER_MS:
+            self._consider(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns,
+                           why="sequence discontinuity")
+
+    def _consider(
+        self, link: _Link, data: bytes, *, seq: int, ts: int, flow: int, now_ns: int, why: str
+    ) -> None:
+        """Collect evidence for a flow; adopt it (and replay its packets) once trusted."""
+        announcement = self._announced.get(flow)
+        if announcement is not None and not _near_announced(announcement, ts, now_ns):
+            # The sender's SR says where its timestamps are now; this is not one of them.
+            self.counters.untrusted += 1
+            return
+        candidate = self._candidates.get(flow)
+        if candidate is None:
+            if len(self._candidates) >= MAX_CANDIDATES:
+                # Evict the candidate with the least evidence, so a flood of random SSRCs
+                # cannot push out the real sender.
+                weakest = min(self._candidates.values(), key=_evidence)
+                del self._candidates[weakest.flow]
+            candidate = _Candidate(flow, [])
+            self._candidates[flow] = candidate
+        chain = next((c for c in candidate.chains if c.follows(seq, ts)), None)
+        if chain is None:
+            if len(candidate.chains) >= ANCHOR_CHAINS:
+                shortest = min(range(len(candidate.chains)),
+                               key=lambda i: len(candidate.chains[i].packets))
+                candidate.chains.pop(shortest)
+            chain = _Chain(seq, ts, [])
+            candidate.chains.append(chain)
+        chain.last_seq, chain.last_ts = seq, ts
+        chain.packets.append((link.link_id, data, now_ns))
+        needed = ANCHOR_PACKETS_ANNOUNCED if flow in self._announced else ANCHOR_PACKETS
+        if len(chain.packets) < needed:
+            self.counters.untrusted += 1
+            return
+        if self._ssrc is not None:
+            self._reset_flow(now_ns, f"{why}: flow {flow:#010x}")
+        self._ssrc = flow
+        self._flow_started_ns = now_ns
+        self._candidates.clear()
+        for link_id, packet, arrival_ns in chain.packets:
+            self._on_rtp(self.links[link_id], packet, arrival_ns)
+
+    def _reset_flow(self, now_ns: int, reason: str) -> None:
+        skipped = len(self._buffer)
+        if skipped:
+            self._emit(PacketSkipped(self._next_out or 0, skipped, "flow_reset", now_ns))
+            self.counters.lost += skipped
+        self._buffer.clear()
+        self._heap.clear()
+        self._buffered_bytes = 0
+        self.tracker.clear()
+        self._highest = None
+        self._next_out = None
+        self._ts_ext = None
+        self._transit_min.reset()
+        self._last_accept_ns = None
+        self._flow_started_ns = now_ns
+        self.counters.flow_resets += 1
+        self._emit(FlowReset(self._ssrc or 0, reason, now_ns))
+
+    def _extend_seq(self, seq: int) -> int:
+        if self._highest is None:
+            return seq + SEQ_CYCLE
+        diff = ((seq - self._highest + 0x8000) & 0xFFFF) - 0x8000
+        return self._highest + diff
+
+    def _in_window(self, ext: int, now_ns: int) -> bool:
+        """Accept only packets between the playout point and the buffer window."""
+        window = self.settings.max_buffer_packets
+        floor = self._next_out if self._next_out is not None else (
+            (self._highest or ext) - window // 2
+        )
+        if ext < floor:
+            self.counters.late += 1
+            return False
+        ceiling = (self._next_out if self._next_out is not None else floor) + window
+        if ext < ceiling:
+            return True
+        self.counters.out_of_window += 1
+        return False
+
+    def _timestamp_ns(self, ts: int, *, commit: bool) -> int:
+        """Extend the 32-bit RTP timestamp and convert it to ns on the sender's scale.
+
+        With ``commit`` the newest extended timestamp advances; without, it is a peek.
+        """
+        if self._ts_ext is None:
+            ext = ts + TS_CYCLE
+        else:
+            diff = ((ts - self._ts_ext + (TS_CYCLE >> 1)) % TS_CYCLE) - (TS_CYCLE >> 1)
+            ext = self._ts_ext + diff
+        if commit and (self._ts_ext is None or ext > self._ts_ext):
+            self._ts_ext = ext
+        return rtp_ticks_to_ns(ext)
+
+    def _on_rtcp(self, link: _Link, packets: list[RtcpPacket], now_ns: int) -> None:
+        self.counters.rtcp_received += 1
+        link.has_return_path = True
+        link.last_rtcp_ns = now_ns
+        link.estimator.on_feedback(now_ns)
+        for packet in packets:
+            if isinstance(packet, SenderReport):
+                link.last_sr_middle32 = ntp_middle32(packet.ntp_timestamp)
+                link.last_sr_arrival_ns = now_ns
+                # A sender report is evidence that this SSRC is a real sender.
+                flow = packet.ssrc & 0xFFFF_FFFE
+                if flow in self._announced or len(self._announced) < MAX_CANDIDATES:
+                    self._announced[flow] = (packet.rtp_timestamp, now_ns)
+            elif isinstance(packet, RistEchoRequest):
+                if len(link.pending_echo) < 4:
+                    link.pending_echo.append(
+                        RistEchoResponse(packet.ssrc, packet.ntp_timestamp, 0)
+                    )
+            elif isinstance(packet, RistEchoResponse):
+                now_ntp = self.ntp_clock.ntp_from_monotonic(now_ns)
+                rtt_ns = echo_rtt_ns(now_ntp, packet.ntp_timestamp, packet.processing_delay_us)
+                link.estimator.on_rtt_sample(rtt_ns / NS_PER_MS, now_ns)
+            elif isinstance(packet, Goodbye | SourceDescription):
+                continue
+
+    # -- timers -----------------------------------------------------------------------
+
+    def next_deadline(self) -> int | None:
+        """The earliest instant ``on_deadline`` has work to do."""
+        candidates = [link.next_rtcp_ns for link in self.links.values() if link.has_return_path]
+        due = self.tracker.next_due()
+        if due is not None:
+            candidates.append(due)
+        release = self._next_release_ns()
+        if release is not None:
+            candidates.append(release)
+        return min(candidates) if candidates else None
+
+    def _next_release_ns(self) -> int | None:
+        while self._heap and self._heap[0] not in self._buffer:
+            heapq.heappop(self._heap)
+        return self._buffer[self._heap[0]][1] if self._heap else None
+
+    def on_deadline(self, now_ns: int) -> None:
+        """Release due packets, send due NACKs and the periodic per-link RTCP."""
+        self._refresh_timing(now_ns)
+        self._release(now_ns)
+        self._send_nacks(now_ns)
+        for link in self.links.values():
+            if link.has_return_path and (link.next_rtcp_ns <= now_ns or link.pending_echo):
+                self._send_link_rtcp(link, now_ns, periodic=link.next_rtcp_ns <= now_ns)
+
+    def _refresh_timing(self, now_ns: int) -> None:
+        rtts = [
+            link.estimator.rtt.srtt_ms
+            for link in self.links.values()
+            if link.estimator.rtt.srtt_ms is not None
+        ]
+        known = [m for m in (link.transit_min.value(now_ns) for link in self.links.values())
+                 if m is not None]
+        # A link heard of lately that has not shown its delay yet may be the slow one.
+        discovering = any(
+            link.transit_min.value(now_ns) is None and now_ns - link.created_ns < LINK_DISCOVERY_NS
+            for link in self.links.values()
+        )
+        settled = (
+            self._flow_started_ns is not None
+            and now_ns - self._flow_started_ns >= LINK_DISCOVERY_NS
+        )
+        spread_ms: float | None = None
+        if settled and known and not discovering:
+            spread_ms = (max(known) - min(known)) / NS_PER_MS
+        jitter = max((link.estimator.jitter.jitter_ms for link in self.links.values()),
+                     default=0.0)
+        self.timing = derive_timing(
+            self.settings.latency_ms, min(rtts) if rtts else None, spread_ms, jitter
+        )
+
+    def _release(self, now_ns: int) -> None:
+        while self._heap:
+            ext = self._heap[0]
+            entry = self._buffer.get(ext)
+            if entry is None:
+                heapq.heappop(self._heap)
+                continue
+            payload, release_ns = entry
+            if release_ns > now_ns:
+                break
+            heapq.heappop(self._heap)
+            del self._buffer[ext]
+            self._buffered_bytes -= len(payload)
+            if self._next_out is not None and ext > self._next_out:
+                gap = ext - self._next_out
+                self.counters.lost += gap
+                self._emit(PacketSkipped(self._next_out, gap, "deadline", now_ns))
+            self.tracker.forget_below(ext + 1)
+            self._next_out = ext + 1
+            self._output.append(payload)
+            self.counters.output_packets += 1
+            self.counters.output_bytes += len(payload)
+
+    def _nack_links(self, now_ns: int) -> list[_Link]:
+        """The links NACKs go over: with a return path, heard from lately, lowest RTT first."""
+        usable = [link for link in self.links.values() if link.has_return_path]
+
+        def rank(link: _Link) -> tuple[bool, float, int]:
+            heard = max(link.last_packet_ns or 0, link.last_rtcp_ns or 0)
+            silent = now_ns - heard > SILENT_LINK_NS
+            return (silent, link.estimator.rtt.srtt_ms or float("inf"), link.number)
+
+        usable.sort(key=rank)
+        return usable[: max(1, self.settings.nack_links)]
+
+    def _send_nacks(self, now_ns: int) -> None:
+        timing = self.timing
+        seqs = self.tracker.due(
+            now_ns,
+            retry_ns=int(timing.nack_retry_interval_ms * NS_PER_MS),
+            max_retries=timing.max_nack_retries,
+            answer_ns=int(timing.rtt_ms * NS_PER_MS),
+        )
+        if not seqs or self._ssrc is None:
+            return
+        links = self._nack_links(now_ns)
+        if not links:
+            return
+        if self.settings.nack_form == "range":
+            records = range_nack_records(seqs)
+        else:
+            records = generic_nack_records(seqs)
+        for first in range(0, len(records), MAX_NACK_RECORDS):
+            chunk = tuple(records[first : first + MAX_NACK_RECORDS])
+            nack: RtcpPacket
+            if self.settings.nack_form == "range":
+                nack = RangeNack(self._ssrc, chunk)
+            else:
+                nack = GenericNack(self._ssrc, self._ssrc, chunk)
+            data = build_compound(
+                [ReceiverReport(self._ssrc), SourceDescription.with_cname(
+                    self._ssrc, self.settings.cname), nack]
+            )
+            for link in links:
+                self._outbox.append(OutDatagram(link.link_id, Channel.RTCP, data))
+                self.counters.nacks_sent += 1
+                self._emit(NackSent(link.link_id, min(seqs), len(seqs), now_ns))
+
+    def _send_link_rtcp(self, link: _Link, now_ns: int, *, periodic: bool) -> None:
+        if self._ssrc is None:
+            link.next_rtcp_ns = now_ns + RTCP_INTERVAL_NS
+            return
+        packets: list[RtcpPacket] = []
+        if periodic:
+            packets.append(ReceiverReport(self._ssrc, (self._report_block(link, now_ns),)))
+        else:
+            packets.append(ReceiverReport(self._ssrc))
+        packets.append(SourceDescription.with_cname(self._ssrc, self.settings.cname))
+        packets.extend(link.pending_echo)
+        link.pending_echo.clear()
+        if periodic:
+            packets.append(
+                RistEchoRequest(self._ssrc, self.ntp_clock.ntp_from_monotonic(now_ns), 0)
+            )
+            packets.append(self._link_report(link, now_ns))
+            link.next_rtcp_ns = now_ns + RTCP_INTERVAL_NS
+        self._outbox.append(OutDatagram(link.link_id, Channel.RTCP, build_compound(packets)))
+
+    def _report_block(self, link: _Link, now_ns: int) -> ReportBlock:
+        dlsr = 0
+        if link.last_sr_arrival_ns is not None:
+            dlsr = min(0xFFFF_FFFF, (now_ns - link.last_sr_arrival_ns) * 65536 // 1_000_000_000)
+        return ReportBlock(
+            ssrc=self._ssrc or 0,
+            fraction_lost=0,
+            cumulative_lost=min(self.counters.lost, 0x7F_FFFF),
+            highest_sequence=link.highest_ext & 0xFFFF_FFFF,
+            jitter=min(0xFFFF_FFFF, int(link.estimator.jitter.jitter_ticks)),
+            last_sr=link.last_sr_middle32,
+            delay_since_last_sr=dlsr,
+        )
+
+    def _link_report(self, link: _Link, now_ns: int) -> LinkReceiverReport:
+        interval_ns = now_ns - (link.last_report_ns if link.last_report_ns is not None
+                                else self.started_ns)
+        link.last_report_ns = now_ns
+        link.report_seq = (link.report_seq + 1) & 0xFFFF_FFFF
+        return LinkReceiverReport(
+            ssrc=self._ssrc or 0,
+            link_id=link.number,
+            report_seq=link.report_seq,
+            interval_us=min(0xFFFF_FFFF, max(0, interval_ns // 1000)),
+            received_packets=link.received_packets,
+            received_bytes=link.received_bytes,
+            highest_ext_seq=link.highest_ext,
+            delay_gradient_us=max(-(2**31), min(2**31 - 1, link.delay_gradient_us())),
+        )
+
+    # -- output -----------------------------------------------------------------------
+
+    def datagrams_to_send(self, now_ns: int) -> list[OutDatagram]:
+        """RTCP (NACKs, reports, echo) to send now; the list is handed over."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def pop_output(self) -> list[bytes]:
+        """Payloads released for output, in sequence order."""
+        out, self._output = self._output, []
+        return out
+
+    def drain_events(self) -> list[object]:
+        """Events since the last call (bounded: the oldest are counted and dropped)."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    def _emit(self, event: object) -> None:
+        if len(self._events) >= self.settings.max_pending_events:
+            self._events.popleft()
+            self.counters.events_dropped += 1
+        self._events.append(event)
+
+    # -- stats ------------------------------------------------------------------------
+
+    @property
+    def buffered_packets(self) -> int:
+        """Packets waiting for their playout time."""
+        return len(self._buffer)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Payload bytes waiting for their playout time."""
+        return self._buffered_bytes
+
+    def stats(self, now_ns: int) -> dict[str, Any]:
+        """One snapshot in the versioned stats schema (cumulative counters)."""
+        self._snapshot_seq += 1
+        release = self._next_release_ns()
+        flow = {
+            "ssrc": self._ssrc,
+            **{name: getattr(self.counters, name) for name in FlowCounters.__slots__},
+            "recovered": self.tracker.counters.recovered,
+            "reordered": self.tracker.counters.reordered,
+            "nack_requests": self.tracker.counters.requests,
+            "nack_abandoned_deadline": self.tracker.counters.abandoned_deadline,
+            "nack_abandoned_retries": self.tracker.counters.abandoned_retries,
+            "missing_now": len(self.tracker),
+            "buffer_packets": len(self._buffer),
+            "buffer_bytes": self._buffered_bytes,
+            "buffer_ms": max(0, (release - now_ns) // NS_PER_MS) if release else 0,
+        }
+        links = []
+        for link in self.links.values():
+            metrics = link.estimator.snapshot(now_ns)
+            transit = link.transit_min.value(now_ns)
+            base = self._transit_min.value(now_ns)
+            links.append({
+                "id": link.link_id,
+                "received_packets": link.received_packets,
+                "received_bytes": link.received_bytes,
+                "retransmits_received": link.retransmits,
+                "duplicates": link.duplicates,
+                "rtt_ms": metrics.rtt_ms,
+                "jitter_ms": metrics.jitter_ms,
+                "extra_delay_ms": (transit - base) / NS_PER_MS
+                if transit is not None and base is not None else None,
+                "last_packet_age_ms": (now_ns - link.last_packet_ns) / NS_PER_MS
+                if link.last_packet_ns is not None else None,
+                "has_return_path": link.has_return_path,
+            })
+        return {
+            "schema_version": STATS_SCHEMA_VERSION,
+            "role": "receiver",
+            "seq": self._snapshot_seq,
+            "monotonic_ns": now_ns,
+            "wall_time_ns": now_ns + self.ntp_clock.unix_minus_monotonic_ns,
+            "uptime_ms": (now_ns - self.started_ns) // NS_PER_MS,
+            "derived": self.timing.as_dict(),
+            "flow": flow,
+            "links": links,
+        }
+
+
+def _evidence(candidate: _Candidate) -> int:
+    return max((len(chain.packets) for chain in candidate.chains), default=0)
+
+
+def _near_announced(announcement: tuple[int, int], ts: int, now_ns: int) -> bool:
+    """Is ``ts`` within a few seconds of what the sender's last SR predicts for now?"""
+    sr_ts, sr_arrival_ns = announcement
+    predicted = sr_ts + (now_ns - sr_arrival_ns) * 90_000 // 1_000_000_000
+    offset = ((ts - predicted + (TS_CYCLE >> 1)) % TS_CYCLE) - (TS_CYCLE >> 1)
+    return abs(offset) <= ANCHOR_MAX_TS_STEP
+
+
+def _oversize(size: int, limit: int) -> ProtocolError:
+    from ristbond_core.wire import BadLength
+
+    return BadLength(f"RTP payload of {size} bytes exceeds the {limit}-byte limit")
+
+
+__all__ = ["ArqState", "ReceiverEngine", "ReceiverSettings", "TimingPlan"]

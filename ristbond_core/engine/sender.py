@@ -1,0 +1,539 @@
+"""SenderEngine: packetize, stamp, schedule over links, answer NACKs, run per-link RTCP.
+
+Sans-IO: fed ``send_payload(payload, now_ns)`` and ``receive_datagram(link_id, data,
+now_ns)``, asked for ``datagrams_to_send(now_ns)`` and ``next_deadline()`` /
+``on_deadline(now_ns)``. The scheduler is called directly per packet.
+
+Every link carries packets of one sequence space (bonding = merge by sequence number
+at the receiver). A NACKed packet is resent with SSRC|1 on the link that is best now,
+not necessarily the one that lost it, and not at all when it could no longer arrive
+before the receiver plays it out. Each NACKed sequence number is attributed to the
+link that first carried it: that is the link's channel loss.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ristbond_core.contracts import Channel, LinkView, PacketInfo, Scheduler
+from ristbond_core.engine.common import (
+    NS_PER_MS,
+    RTCP_INTERVAL_NS,
+    OutDatagram,
+    ns_to_rtp_ticks,
+)
+from ristbond_core.engine.estimators import LinkEstimator
+from ristbond_core.engine.lifecycle import LinkLifecycle
+from ristbond_core.engine.lifecycle_config import LifecycleConfig
+from ristbond_core.engine.retransmit_store import RetransmitStore, StoredPacket
+from ristbond_core.engine.timing import TimingPlan, derive_timing
+from ristbond_core.errors import RistbondError
+from ristbond_core.events import LinkStateChanged, MalformedDatagram, Retransmitted
+from ristbond_core.wire import (
+    RTP_HEADER_SIZE,
+    GenericNack,
+    LinkReceiverReport,
+    NtpClock,
+    ProtocolError,
+    ReceiverReport,
+    RistEchoRequest,
+    RistEchoResponse,
+    RistRangeNack,
+    RtcpPacket,
+    SenderReport,
+    SourceDescription,
+    build_compound,
+    echo_rtt_ns,
+    pack_rtp_header_into,
+    parse_compound,
+)
+from ristbond_core.wire.ntp import ntp_short_to_ns
+
+STATS_SCHEMA_VERSION = 1
+TS_PACKET = 188
+#: Feedback arrives every RTCP interval (100 ms); three missed in a row is suspicious.
+SILENT_FEEDBACK_MS = 350.0
+#: Above this share of its capacity estimate a link is a poor choice for retransmissions.
+HEADROOM_SHARE = 0.85
+SEQ_MASK = 0xFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class SenderSettings:
+    """Sender knobs; timers and store bounds derive from ``latency_ms`` and RTT."""
+
+    latency_ms: int = 1000
+    flow_id: int = 0x5249_5354
+    payload_bytes: int = 1316
+    max_retries: int = 7
+    cname: str = "ristbond-sender"
+    store_max_bytes: int = 256 * 1024 * 1024
+    max_pending_events: int = 1024
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
+
+
+@dataclass(slots=True)
+class SenderCounters:
+    """Cumulative per-flow counters."""
+
+    input_datagrams: int = 0
+    input_bytes: int = 0
+    packets: int = 0
+    packets_sent: int = 0
+    bytes_sent: int = 0
+    fallback_broadcast: int = 0
+    nacks_received: int = 0
+    nack_requested: int = 0
+    nack_unknown: int = 0
+    nack_suppressed: int = 0
+    retransmitted: int = 0
+    retransmit_too_late: int = 0
+    retransmit_budget_exhausted: int = 0
+    malformed: int = 0
+    rtcp_received: int = 0
+    events_dropped: int = 0
+
+
+class _SenderLink:
+    def __init__(self, link_id: str, weight: float, lifecycle: LinkLifecycle) -> None:
+        self.link_id = link_id
+        self.weight = weight
+        self.lifecycle = lifecycle
+        self.estimator = LinkEstimator()
+        self.sent_packets = 0
+        self.sent_bytes = 0
+        self.retransmitted = 0
+        self.attributed_losses = 0
+        self.next_rtcp_ns = 0
+        self.last_report: LinkReceiverReport | None = None
+        self.unconfirmed: deque[tuple[int, int]] = deque()  # (sent_ns, bytes) for foreign peers
+        self.pending_echo: list[RistEchoResponse] = []
+        self.reported_rtt_ms: float | None = None
+
+    def confirmed_bytes(self, now_ns: int) -> int:
+        """Bytes sent at least one SRTT ago, not NACKed: delivery a foreign peer implies."""
+        srtt = self.estimator.rtt.srtt_ms
+        horizon = now_ns - int((srtt if srtt is not None else 100.0) * NS_PER_MS)
+        total = 0
+        while self.unconfirmed and self.unconfirmed[0][0] <= horizon:
+            total += self.unconfirmed.popleft()[1]
+        return int(total * (1.0 - self.estimator.loss.ratio(now_ns)))
+
+
+class SenderEngine:
+    """Sends one flow over many links with cross-link ARQ."""
+
+    def __init__(
+        self,
+        settings: SenderSettings,
+        scheduler: Scheduler,
+        *,
+        ntp_clock: NtpClock,
+        now_ns: int,
+        rng: random.Random,
+    ) -> None:
+        if settings.flow_id % 2:
+            raise RistbondError("the flow id (SSRC) must be even; odd marks retransmissions")
+        self.settings = settings
+        self.scheduler = scheduler
+        self.ntp_clock = ntp_clock
+        self.started_ns = now_ns
+        self.counters = SenderCounters()
+        self.links: dict[str, _SenderLink] = {}
+        self.store = RetransmitStore(settings.store_max_bytes)
+        self._ssrc = settings.flow_id
+        self._next_ext = rng.getrandbits(16) + (1 << 16)
+        self._ts_base = rng.getrandbits(32)
+        self._latency_ns = settings.latency_ms * NS_PER_MS
+        self._outbox: list[OutDatagram] = []
+        self._events: deque[object] = deque()
+        self._views: list[LinkView] | None = None
+        self._snapshot_seq = 0
+        self._buffer = bytearray(RTP_HEADER_SIZE + 65_536)
+        self.timing: TimingPlan = derive_timing(settings.latency_ms, None)
+
+    # -- links ------------------------------------------------------------------------
+
+    def add_link(self, link_id: str, now_ns: int, *, weight: float = 1.0) -> None:
+        """Attach a link; it starts probing and earns its share through delivery."""
+        if link_id in self.links:
+            raise RistbondError(f"link {link_id!r} is already attached")
+        lifecycle = LinkLifecycle(link_id, self.settings.lifecycle)
+        link = _SenderLink(link_id, weight, lifecycle)
+        link.next_rtcp_ns = now_ns  # RTCP first: librist ignores RTP before an SDES
+        lifecycle.on_attach(now_ns)
+        self.links[link_id] = link
+        self.scheduler.on_link_added(link_id, now_ns)
+        self._views = None
+        self._collect_lifecycle_events()
+
+    def remove_link(self, link_id: str, now_ns: int) -> None:
+        """Detach a link; its in-flight packets stay retransmittable on other links."""
+        link = self.links.pop(link_id, None)
+        if link is None:
+            raise RistbondError(f"no link {link_id!r} to remove")
+        link.lifecycle.on_detach(now_ns)
+        self._collect_lifecycle_events(link)
+        self.scheduler.on_link_removed(link_id, now_ns)
+        self._views = None
+
+    def set_weight(self, link_id: str, weight: float) -> None:
+        """Change a link's configured weight (read by weighted schedulers)."""
+        self.links[link_id].weight = weight
+        self._views = None
+
+    def link_views(self, now_ns: int) -> list[LinkView]:
+        """What the scheduler sees; rebuilt only after something changed."""
+        if self._views is None:
+            self._views = [
+                link.lifecycle.view(link.estimator.snapshot(now_ns), weight=link.weight)
+                for link in self.links.values()
+            ]
+        return self._views
+
+    # -- input ------------------------------------------------------------------------
+
+    def send_payload(self, payload: bytes, now_ns: int) -> None:
+        """Packetize one input datagram (split at TS packet boundaries if too large)."""
+        self.counters.input_datagrams += 1
+        self.counters.input_bytes += len(payload)
+        limit = self.settings.payload_bytes
+        if len(payload) <= limit:
+            self._send_packet(payload, now_ns)
+            return
+        step = (limit // TS_PACKET) * TS_PACKET or limit
+        for start in range(0, len(payload), step):
+            self._send_packet(payload[start : start + step], now_ns)
+
+    def _send_packet(self, payload: bytes, now_ns: int) -> None:
+        ext = self._next_ext
+        self._next_ext += 1
+        timestamp = (self._ts_base + ns_to_rtp_ticks(now_ns - self.started_ns)) & 0xFFFF_FFFF
+        views = self.link_views(now_ns)
+        chosen: Sequence[str] = self.scheduler.select(
+            PacketInfo(seq=ext, size_bytes=len(payload)), views, now_ns
+        )
+        if not chosen and self.links:
+            # No link is trusted yet (all probing or resetting): send everywhere rather
+            # than drop live input.
+            chosen = list(self.links)
+            self.counters.fallback_broadcast += 1
+        datagram = self._rtp(ext, timestamp, self._ssrc, payload)
+        first_link = ""
+        for link_id in chosen:
+            link = self.links.get(link_id)
+            if link is None:
+                continue
+            first_link = first_link or link_id
+            self._emit_rtp(link, datagram, len(payload), now_ns)
+        self.counters.packets += 1
+        self.store.add(ext, StoredPacket(payload, timestamp, now_ns, first_link))
+
+    def _rtp(self, ext: int, timestamp: int, ssrc: int, payload: bytes) -> bytes:
+        size = RTP_HEADER_SIZE + len(payload)
+        if size > len(self._buffer):
+            self._buffer = bytearray(size)
+        pack_rtp_header_into(self._buffer, 0, ext & SEQ_MASK, timestamp, ssrc)
+        self._buffer[RTP_HEADER_SIZE:size] = payload
+        return bytes(self._buffer[:size])
+
+    def _emit_rtp(self, link: _SenderLink, datagram: bytes, payload_len: int, now: int) -> None:
+        self._outbox.append(OutDatagram(link.link_id, Channel.RTP, datagram))
+        link.sent_packets += 1
+        link.sent_bytes += payload_len
+        link.estimator.on_sent(payload_len, now)
+        link.unconfirmed.append((now, payload_len))
+        if len(link.unconfirmed) > 65_536:
+            link.unconfirmed.popleft()
+        state = link.lifecycle.state
+        link.lifecycle.on_sent(payload_len, now)
+        if link.lifecycle.state is not state:
+            self._collect_lifecycle_events(link)
+            self._views = None
+        self.counters.packets_sent += 1
+        self.counters.bytes_sent += payload_len
+
+    def receive_datagram(self, link_id: str, data: bytes, now_ns: int) -> None:
+        """Feed one RTCP datagram that arrived on ``link_id``'s sockets."""
+        link = self.links.get(link_id)
+        if link is None:
+            return
+        try:
+            packets = parse_compound(data)
+        except ProtocolError as exc:
+            self.counters.malformed += 1
+            self._emit(MalformedDatagram(link_id, exc.reason, now_ns))
+            return
+        self.counters.rtcp_received += 1
+        delivered: int | None = None
+        for packet in packets:
+            delivered = self._on_rtcp_packet(link, packet, now_ns, delivered)
+        link.estimator.on_feedback(now_ns)
+        if delivered is None:
+            delivered = link.confirmed_bytes(now_ns)
+        metrics = link.estimator.snapshot(now_ns)
+        link.lifecycle.on_feedback(metrics, now_ns, delivered_bytes=delivered)
+        self._collect_lifecycle_events(link)
+        self._views = None
+        for view in self.link_views(now_ns):
+            if view.link_id == link_id:
+                self.scheduler.on_metrics(view, now_ns)
+
+    def _on_rtcp_packet(
+        self, link: _SenderLink, packet: RtcpPacket, now_ns: int, delivered: int | None
+    ) -> int | None:
+        if isinstance(packet, RistRangeNack | GenericNack):
+            self.counters.nacks_received += 1
+            self._on_nack(packet.lost_sequence_numbers(), now_ns)
+        elif isinstance(packet, RistEchoRequest):
+            if len(link.pending_echo) < 4:
+                link.pending_echo.append(RistEchoResponse(self._ssrc, packet.ntp_timestamp, 0))
+        elif isinstance(packet, RistEchoResponse):
+            now_ntp = self.ntp_clock.ntp_from_monotonic(now_ns)
+            rtt_ns = echo_rtt_ns(now_ntp, packet.ntp_timestamp, packet.processing_delay_us)
+            link.estimator.on_rtt_sample(rtt_ns / NS_PER_MS, now_ns)
+        elif isinstance(packet, LinkReceiverReport):
+            delivered = (delivered or 0) + self._on_link_report(link, packet, now_ns)
+        elif isinstance(packet, ReceiverReport):
+            for block in packet.reports:
+                if block.ssrc & ~1 == self._ssrc:
+                    link.estimator.on_reported_jitter(block.jitter / 90.0, now_ns)
+                    if block.last_sr and link.estimator.rtt.samples == 0:
+                        link.reported_rtt_ms = ntp_short_to_ns(block.delay_since_last_sr) / 1e6
+        return delivered
+
+    def _on_link_report(self, link: _SenderLink, report: LinkReceiverReport, now: int) -> int:
+        previous = link.last_report
+        if previous is not None and report.report_seq <= previous.report_seq:
+            return 0  # stale or reordered report: cumulative counters make it redundant
+        link.last_report = report
+        if previous is None:
+            return 0
+        delivered = max(0, report.received_bytes - previous.received_bytes)
+        link.estimator.on_receive_report(delivered, report.interval_us * 1000, now)
+        link.unconfirmed.clear()
+        return delivered
+
+    def _on_nack(self, seqs: list[int], now_ns: int) -> None:
+        highest = self._next_ext - 1
+        for seq in seqs:
+            self.counters.nack_requested += 1
+            ext = highest + (((seq - highest + 0x8000) & SEQ_MASK) - 0x8000)
+            packet = self.store.get(ext)
+            if packet is None:
+                self.counters.nack_unknown += 1
+                continue
+            if self._too_early(packet, now_ns):
+                # The receiver cannot know the fate of the last retransmission yet: this
+                # is a copy of an earlier NACK (sent over another link) or an impatient
+                # retry. Neither resend nor blame anyone.
+                self.counters.nack_suppressed += 1
+                continue
+            self._attribute_loss(ext, packet, now_ns)
+            if packet.retries >= self.settings.max_retries:
+                self.counters.retransmit_budget_exhausted += 1
+                continue
+            best = self._best_link(now_ns, avoid={packet.link_id, packet.last_link_id})
+            if best is None:
+                continue
+            one_way_ns = int(self._rtt_ms(best) * NS_PER_MS) // 2
+            if now_ns + one_way_ns > packet.sent_ns + self._latency_ns:
+                self.counters.retransmit_too_late += 1
+                continue
+            datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload)
+            self._emit_rtp(best, datagram, len(packet.payload), now_ns)
+            best.retransmitted += 1
+            packet.retries += 1
+            packet.last_retransmit_ns = now_ns
+            packet.last_link_id = best.link_id
+            self.counters.retransmitted += 1
+            self._emit(Retransmitted(ext, best.link_id, packet.link_id, now_ns))
+
+    def _attribute_loss(self, ext: int, packet: StoredPacket, now_ns: int) -> None:
+        """Charge the loss to the link that carried the attempt the receiver missed.
+
+        The first NACK of a packet blames the link of the original; a NACK after a
+        retransmission blames the link of that retransmission. Each attempt is charged
+        once, however often (and over however many links) it is NACKed.
+        """
+        attempt = packet.retries
+        if packet.nacked_attempts > attempt:
+            return
+        packet.nacked_attempts = attempt + 1
+        carrier = packet.last_link_id if attempt else packet.link_id
+        link = self.links.get(carrier)
+        if link is not None:
+            link.attributed_losses += 1
+            link.estimator.on_lost((ext << 6) | min(attempt, 63), now_ns)
+
+    def _too_early(self, packet: StoredPacket, now_ns: int) -> bool:
+        """Is it too soon after the last retransmission for a NACK to be about it?"""
+        if packet.last_retransmit_ns is None:
+            return False
+        carrier = self.links.get(packet.last_link_id)
+        if carrier is None:
+            return False
+        rto_ms = carrier.estimator.rtt.rto_ms()
+        wait_ms = rto_ms if rto_ms is not None else 1.5 * self._rtt_ms(carrier)
+        return now_ns - packet.last_retransmit_ns < max(5.0, wait_ms) * NS_PER_MS
+
+    def _rtt_ms(self, link: _SenderLink) -> float:
+        srtt = link.estimator.rtt.srtt_ms
+        if srtt is not None:
+            return srtt
+        if link.reported_rtt_ms is not None:
+            return link.reported_rtt_ms
+        return self.timing.rtt_ms
+
+    def _best_link(self, now_ns: int, avoid: set[str] | None = None) -> _SenderLink | None:
+        """The link a retransmission should take now: usable, fast, clean and heard from.
+
+        Links in ``avoid`` (those that already lost this packet) are used only when no
+        other usable link exists; a link silent for longer than ``SILENT_FEEDBACK_MS``
+        is heavily penalised, since it may be blackholed before the lifecycle says so.
+        """
+        usable = [link for link in self.links.values() if link.lifecycle.usable]
+        preferred = [link for link in usable if link.link_id not in (avoid or set())]
+        candidates = preferred or usable or list(self.links.values())
+        if not candidates:
+            return None
+
+        def score(link: _SenderLink) -> float:
+            value = self._rtt_ms(link) * (1.0 + 4.0 * link.estimator.loss.ratio(now_ns))
+            age = link.estimator.freshness.age_ms(now_ns)
+            if age is None or age > SILENT_FEEDBACK_MS:
+                value *= 10.0
+            capacity = link.estimator.capacity.capacity_bps(now_ns)
+            rate = link.estimator.capacity.send_rate_bps(now_ns)
+            if capacity and rate is not None and rate > HEADROOM_SHARE * capacity:
+                # Nearly full: a retransmission here would queue behind new packets and
+                # push the link into its own losses.
+                value *= 1.0 + 10.0 * (rate / capacity - HEADROOM_SHARE)
+            return value
+
+        return min(candidates, key=score)
+
+    # -- timers -----------------------------------------------------------------------
+
+    def next_deadline(self) -> int | None:
+        """The earliest instant ``on_deadline`` has work to do."""
+        deadlines = [link.next_rtcp_ns for link in self.links.values()]
+        deadlines.extend(
+            d for link in self.links.values() if (d := link.lifecycle.next_deadline()) is not None
+        )
+        return min(deadlines) if deadlines else None
+
+    def on_deadline(self, now_ns: int) -> None:
+        """Periodic RTCP, lifecycle timers, timing refresh and store expiry."""
+        rtts = [s for link in self.links.values()
+                if (s := link.estimator.rtt.srtt_ms) is not None]
+        self.timing = derive_timing(self.settings.latency_ms, min(rtts) if rtts else None)
+        self.store.expire(now_ns, int(self.timing.retransmit_store_ms * NS_PER_MS))
+        for link in self.links.values():
+            before = link.lifecycle.state
+            link.lifecycle.on_deadline(now_ns)
+            if link.lifecycle.state is not before:
+                self._collect_lifecycle_events(link)
+                self._views = None
+                for view in self.link_views(now_ns):
+                    if view.link_id == link.link_id:
+                        self.scheduler.on_metrics(view, now_ns)
+            if link.next_rtcp_ns <= now_ns or link.pending_echo:
+                self._send_link_rtcp(link, now_ns, periodic=link.next_rtcp_ns <= now_ns)
+
+    def _send_link_rtcp(self, link: _SenderLink, now_ns: int, *, periodic: bool) -> None:
+        ntp = self.ntp_clock.ntp_from_monotonic(now_ns)
+        packets: list[RtcpPacket]
+        if periodic:
+            timestamp = (self._ts_base + ns_to_rtp_ticks(now_ns - self.started_ns)) & 0xFFFF_FFFF
+            packets = [SenderReport(
+                self._ssrc, ntp, timestamp,
+                link.sent_packets & 0xFFFF_FFFF, link.sent_bytes & 0xFFFF_FFFF,
+            )]
+        else:
+            packets = [ReceiverReport(self._ssrc)]
+        packets.append(SourceDescription.with_cname(self._ssrc, self.settings.cname))
+        packets.extend(link.pending_echo)
+        link.pending_echo.clear()
+        if periodic:
+            packets.append(RistEchoRequest(self._ssrc, ntp, 0))
+            link.next_rtcp_ns = now_ns + RTCP_INTERVAL_NS
+        self._outbox.append(OutDatagram(link.link_id, Channel.RTCP, build_compound(packets)))
+
+    # -- output -----------------------------------------------------------------------
+
+    def datagrams_to_send(self, now_ns: int) -> list[OutDatagram]:
+        """RTP and RTCP to send now; the list is handed over."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def drain_events(self) -> list[object]:
+        """Events since the last call (bounded: the oldest are counted and dropped)."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    def _emit(self, event: object) -> None:
+        if len(self._events) >= self.settings.max_pending_events:
+            self._events.popleft()
+            self.counters.events_dropped += 1
+        self._events.append(event)
+
+    def _collect_lifecycle_events(self, link: _SenderLink | None = None) -> None:
+        for each in [link] if link is not None else list(self.links.values()):
+            for event in each.lifecycle.drain_events():
+                self._emit(event)
+
+    def state_changes(self) -> list[LinkStateChanged]:
+        """Lifecycle transitions among the pending events (they stay pending)."""
+        return [e for e in self._events if isinstance(e, LinkStateChanged)]
+
+    # -- stats ------------------------------------------------------------------------
+
+    def stats(self, now_ns: int) -> dict[str, Any]:
+        """One snapshot in the versioned stats schema (cumulative counters)."""
+        self._snapshot_seq += 1
+        shares = self.scheduler.shares(self.link_views(now_ns), now_ns)
+        links = []
+        for link in self.links.values():
+            metrics = link.estimator.snapshot(now_ns)
+            links.append({
+                "id": link.link_id,
+                "state": link.lifecycle.state.value,
+                "admission": link.lifecycle.admission,
+                "weight": link.weight,
+                "share": shares.get(link.link_id, 0.0),
+                "sent_packets": link.sent_packets,
+                "sent_bytes": link.sent_bytes,
+                "retransmitted": link.retransmitted,
+                "attributed_losses": link.attributed_losses,
+                "rtt_ms": metrics.rtt_ms,
+                "min_rtt_ms": metrics.min_rtt_ms,
+                "loss": metrics.loss,
+                "loss_kind": "attributed",
+                "jitter_ms": metrics.jitter_ms,
+                "capacity_bps": metrics.capacity_bps,
+                "delivery_rate_bps": metrics.delivery_rate_bps,
+                "feedback_age_ms": metrics.feedback_age_ms,
+            })
+        flow = {
+            "ssrc": self._ssrc,
+            **{name: getattr(self.counters, name) for name in SenderCounters.__slots__},
+            "store_packets": len(self.store),
+            "store_bytes": self.store.bytes,
+        }
+        return {
+            "schema_version": STATS_SCHEMA_VERSION,
+            "role": "sender",
+            "seq": self._snapshot_seq,
+            "monotonic_ns": now_ns,
+            "wall_time_ns": now_ns + self.ntp_clock.unix_minus_monotonic_ns,
+            "uptime_ms": (now_ns - self.started_ns) // NS_PER_MS,
+            "derived": self.timing.as_dict(),
+            "flow": flow,
+            "links": links,
+        }

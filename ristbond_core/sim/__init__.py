@@ -1,0 +1,1 @@
+"""Deterministic simulation: the real engines over simulated links on a virtual clock."""

@@ -1,0 +1,207 @@
+"""Sender and receiver engines together over in-memory links (no sockets, virtual time)."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+from collections.abc import Mapping, Sequence
+
+import pytest
+
+from ristbond_core.contracts import LinkState, LinkView, PacketInfo
+from ristbond_core.engine.receiver import ReceiverSettings
+from ristbond_core.engine.sender import SenderSettings
+from ristbond_core.events import LinkStateChanged, PacketSkipped
+from ristbond_core.sim.link_model import LinkModel
+from ristbond_core.sim.pair import PairSimulation, ts_payload
+from ristbond_core.wire import RtpPacket
+
+
+class RoundRobin:
+    """The simplest scheduler that respects the lifecycle (engine tests need no plugin)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def select(self, packet: PacketInfo, links: Sequence[LinkView], now_ns: int) -> list[str]:
+        usable = [view.link_id for view in links if view.usable]
+        if not usable:
+            return []
+        self.count += 1
+        return [usable[self.count % len(usable)]]
+
+    def shares(self, links: Sequence[LinkView], now_ns: int) -> Mapping[str, float]:
+        usable = [view.link_id for view in links if view.usable]
+        return {link_id: 1 / len(usable) for link_id in usable}
+
+    def on_metrics(self, link: LinkView, now_ns: int) -> None:
+        return None
+
+    def on_link_added(self, link_id: str, now_ns: int) -> None:
+        return None
+
+    def on_link_removed(self, link_id: str, now_ns: int) -> None:
+        return None
+
+
+def pair(links: dict[str, LinkModel], latency_ms: int, seed: int = 1,
+         **receiver: object) -> PairSimulation:
+    return PairSimulation(
+        links,
+        RoundRobin(),
+        sender=SenderSettings(latency_ms=latency_ms),
+        receiver=ReceiverSettings(latency_ms=latency_ms, **receiver),  # type: ignore[arg-type]
+        seed=seed,
+    )
+
+
+def test_two_lossy_links_deliver_every_byte_in_order() -> None:
+    # 10 % independent loss each way on both links; RTT 40/60 ms; latency 400 ms ≥ 4 × RTT.
+    sim = pair({"a": LinkModel(delay_ms=20, loss=0.10), "b": LinkModel(delay_ms=30, loss=0.10)},
+               latency_ms=400, seed=7)
+    result = sim.run(6.0, packets_per_s=800)
+    assert len(result.sent) == 4800
+    assert result.output == result.sent
+    flow = sim.receiver.stats(sim.now_ns)["flow"]
+    assert flow["lost"] == 0
+    assert flow["recovered"] > 300  # about 10 % of 4800 came back through ARQ
+
+
+def test_output_is_paced_like_the_input_at_the_configured_latency() -> None:
+    sim = pair({"a": LinkModel(delay_ms=20), "b": LinkModel(delay_ms=30)}, latency_ms=300)
+    result = sim.run(3.0, packets_per_s=500)
+    assert result.output == result.sent
+    delays_ms = [(out - inp) / 1e6
+                 for inp, out in zip(result.input_times_ns, result.output_times_ns, strict=True)]
+    # Output = input time + fastest one-way delay (20 ms) + latency (300 ms).
+    assert min(delays_ms) >= 319.0
+    assert max(delays_ms) <= 321.0
+
+
+def test_pure_reordering_across_links_sends_no_nack() -> None:
+    # Different delays, no loss: the slow link's packets arrive after the fast link's
+    # successors, which is reordering, not loss.
+    sim = pair({"fast": LinkModel(delay_ms=10), "slow": LinkModel(delay_ms=45)}, latency_ms=500)
+    result = sim.run(5.0, packets_per_s=1000)
+    assert result.output == result.sent
+    flow = sim.receiver.stats(sim.now_ns)["flow"]
+    assert flow["reordered"] > 1000
+    assert flow["nacks_sent"] == 0
+    assert sim.sender.counters.retransmitted == 0
+
+
+def test_a_blackholed_link_is_demoted_and_nothing_is_lost() -> None:
+    links = {"a": LinkModel(delay_ms=15), "b": LinkModel(delay_ms=25)}
+    sim = pair(links, latency_ms=300)  # ≥ 3 × the remaining link's 50 ms RTT
+    blackhole_at = sim.now_ns + 4_000_000_000
+
+    def cut(sim: PairSimulation, now_ns: int) -> None:
+        links["a"].up = now_ns < blackhole_at
+
+    result = sim.run(8.0, packets_per_s=1000, on_time=cut)
+    assert result.output == result.sent
+    demotions = [e for e in result.events if isinstance(e, LinkStateChanged)
+                 and e.link_id == "a" and e.old is LinkState.LIVE]
+    assert demotions, "link a was never demoted"
+    config = sim.sender.settings.lifecycle
+    limit_ns = (config.blackhole_after_ms + 150) * 1_000_000
+    assert demotions[0].at_ns - blackhole_at <= limit_ns
+    a_sent_after = next(s for s in sim.sender.stats(sim.now_ns)["links"] if s["id"] == "a")
+    assert a_sent_after["state"] != LinkState.LIVE.value
+
+
+def test_an_unrecoverable_packet_is_skipped_and_output_continues() -> None:
+    sim = PairSimulation(
+        {"only": LinkModel(delay_ms=10, loss=0.05)},
+        RoundRobin(),
+        sender=SenderSettings(latency_ms=200, max_retries=0),  # nothing can come back
+        receiver=ReceiverSettings(latency_ms=200),
+        seed=3,
+    )
+    result = sim.run(3.0, packets_per_s=500)
+    received = set(result.output)
+    missing = [p for p in result.sent if p not in received]
+    assert missing, "the seed must lose something for this test to mean anything"
+    assert result.output == [p for p in result.sent if p in received]  # in order, no stall
+    flow = sim.receiver.stats(sim.now_ns)["flow"]
+    assert flow["lost"] == len(missing)
+    skipped = [e for e in result.events if isinstance(e, PacketSkipped)]
+    assert sum(e.count for e in skipped) == len(missing)
+    assert {e.reason for e in skipped} == {"deadline"}
+
+
+def test_garbage_duplicates_and_far_future_seqs_stay_bounded() -> None:
+    bound = 2048
+    sim = pair({"a": LinkModel(delay_ms=10), "b": LinkModel(delay_ms=20)}, latency_ms=300,
+               max_buffer_packets=bound, max_buffer_bytes=bound * 1400)
+    rng = random.Random(99)
+    ssrc = sim.sender.settings.flow_id
+    peak = {"packets": 0, "missing": 0}
+
+    def flood(sim: PairSimulation, now_ns: int) -> None:
+        for _ in range(20):
+            kind = rng.randrange(4)
+            if kind == 0:
+                data = rng.randbytes(rng.randrange(0, 1500))
+            elif kind == 1:  # valid-looking RTP of our flow, any seq, any timestamp
+                data = bytes(RtpPacket(rng.randrange(65536), rng.getrandbits(32), ssrc,
+                                       ts_payload(rng.randrange(10**6))))
+            elif kind == 2:  # another flow
+                data = bytes(RtpPacket(rng.randrange(65536), rng.getrandbits(32),
+                                       rng.getrandbits(32) & ~1, b"x" * 100))
+            else:  # truncated RTCP
+                data = bytes([0x80, 201, 0, 7]) + rng.randbytes(rng.randrange(8))
+            sim.receiver.receive_datagram(rng.choice(["a", "b", "x"]), data, now_ns)
+        peak["packets"] = max(peak["packets"], sim.receiver.buffered_packets)
+        peak["missing"] = max(peak["missing"], len(sim.receiver.tracker))
+
+    tracemalloc.start()
+    result = sim.run(4.0, packets_per_s=1000, on_time=flood)
+    _, peak_bytes = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    flow = sim.receiver.stats(sim.now_ns)["flow"]
+    assert peak["packets"] <= bound
+    assert peak["missing"] <= bound
+    assert flow["malformed"] > 1000
+    assert flow["foreign_ssrc"] > 1000
+    # Forged packets of our own flow can only displace the real packets they collide
+    # with (simple profile has no authentication); everything else must get through.
+    assert len(result.output) >= 0.97 * len(result.sent)
+    assert peak_bytes < 64 * 1024 * 1024
+
+
+def test_a_new_ssrc_takes_over_only_after_the_old_flow_went_silent() -> None:
+    sim = pair({"a": LinkModel(delay_ms=10)}, latency_ms=200)
+    result = sim.run(1.0, packets_per_s=200)
+    assert result.output == result.sent
+    quiet = sim.now_ns + 3_000_000_000  # longer than flow_timeout_ms after the last packet
+    newcomer = [bytes(RtpPacket(5 + i, 1234 + 90 * i, 0x1000, b"newcomer")) for i in range(4)]
+    for i, data in enumerate(newcomer[:3]):
+        sim.receiver.receive_datagram("a", data, quiet + i)
+    assert sim.receiver.counters.flow_resets == 0  # three packets are not yet evidence
+    sim.receiver.receive_datagram("a", newcomer[3], quiet + 3)
+    assert sim.receiver.counters.flow_resets == 1
+    assert sim.receiver.counters.foreign_ssrc == 0
+    assert sim.receiver.stats(quiet)["flow"]["ssrc"] == 0x1000
+
+
+def test_a_second_flow_is_refused_while_the_first_is_live() -> None:
+    sim = pair({"a": LinkModel(delay_ms=10)}, latency_ms=200)
+
+    def intrude(sim: PairSimulation, now_ns: int) -> None:
+        sim.receiver.receive_datagram("a", bytes(RtpPacket(7, 99, 0x2000, b"other")), now_ns)
+
+    result = sim.run(1.0, packets_per_s=200, on_time=intrude)
+    assert result.output == result.sent
+    assert sim.receiver.counters.foreign_ssrc > 100
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_same_seed_gives_the_same_run(seed: int) -> None:
+    def run() -> tuple[list[int], dict[str, object]]:
+        sim = pair({"a": LinkModel(delay_ms=20, loss=0.05, jitter_ms=5),
+                    "b": LinkModel(delay_ms=35, loss=0.05)}, latency_ms=400, seed=seed)
+        result = sim.run(2.0, packets_per_s=500)
+        return result.output_times_ns, sim.receiver.stats(sim.now_ns)["flow"]
+
+    assert run() == run()
