@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from ristbond_core import __version__
-from ristbond_core.cli import config_cmd, plugins_cmd
+from ristbond_core.cli import config_cmd, demo_cmd, plugins_cmd
 from ristbond_core.config.redact import redact_text
 from ristbond_core.errors import ConfigError, RistbondError
 
 EXIT_USAGE = 2
-COMMANDS: tuple[ModuleType, ...] = (plugins_cmd, config_cmd)
+COMMANDS: tuple[ModuleType, ...] = (demo_cmd, plugins_cmd, config_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -269,6 +269,11 @@ class LinkLifecycle:
         self._bad_reason = ""
         self._good_since_ns: int | None = None
         self._rate_samples: deque[float] = deque(maxlen=cfg.rate_variance_window_samples)
+        # Bytes offered since the previous feedback and when that was: delivery is judged
+        # against what was sent, so a scheduler shifting load or input stopping is not
+        # mistaken for an unstable link.
+        self._sent_since_feedback = 0
+        self._last_feedback_ns: int | None = None
         self._probe_reports = 0
         self._probe_duration_ns = cfg.probe_duration_ms * _NS_PER_MS
         self._fast_probe_next = False
@@ -385,6 +390,7 @@ class LinkLifecycle:
         if self._first_unconfirmed_send_ns is None:
             self._first_unconfirmed_send_ns = now
         self._unconfirmed_bytes += size_bytes
+        self._sent_since_feedback += size_bytes
         self._evaluate(now)
 
     def on_feedback(self, metrics: LinkMetrics, now_ns: int, *, delivered_bytes: int) -> None:
@@ -568,15 +574,25 @@ class LinkLifecycle:
                 worst = ratio
                 why = f"jitter {metrics.jitter_ms:.1f} ms vs limit {jitter_limit:.1f} ms"
         # Rate variance only once admission is steady: the warm ramp changes rate on purpose.
+        offered_bps = self._offered_bps(now)
         if self._state in (LinkState.LIVE, LinkState.DEGRADE):
-            if metrics.delivery_rate_bps is not None:
-                self._rate_samples.append(metrics.delivery_rate_bps)
+            if metrics.delivery_rate_bps is not None and offered_bps:
+                # Delivered over offered: ~1 on a healthy link whatever the load.
+                self._rate_samples.append(min(metrics.delivery_rate_bps / offered_bps, 2.0))
             cv = _coefficient_of_variation(self._rate_samples)
             if cv is not None and len(self._rate_samples) == self._rate_samples.maxlen:
                 ratio = cv / cfg.degrade_rate_cv_ratio
                 if ratio > worst:
                     worst, why = ratio, f"delivery-rate variation {cv:.2f} (std/mean)"
         return worst, why
+
+    def _offered_bps(self, now: int) -> float | None:
+        """Send rate since the previous feedback (consumed: the next call starts afresh)."""
+        previous, self._last_feedback_ns = self._last_feedback_ns, now
+        sent, self._sent_since_feedback = self._sent_since_feedback, 0
+        if previous is None or now <= previous or sent <= 0:
+            return None
+        return sent * 8 * 1e9 / (now - previous)
 
     def _judge_quality(self, metrics: LinkMetrics, now: int) -> None:
         rtt = metrics.min_rtt_ms if metrics.min_rtt_ms is not None else metrics.rtt_ms

@@ -188,10 +188,29 @@ def test_each_quality_signal_can_degrade_a_live_link(bad: LinkMetrics, signal: s
 def test_erratic_delivery_rate_degrades_a_live_link() -> None:
     d = driver_in(LinkState.LIVE)
     for i in range(40):
-        rate = 4e6 if i % 2 else 0.2e6  # std/mean 0.9
-        d.run(100, metrics=replace(GOOD, delivery_rate_bps=rate))
+        rate = 4e6 if i % 2 else 0.2e6  # std/mean 0.9 while the offered load is steady
+        d.run(100, metrics=replace(GOOD, delivery_rate_bps=rate), send_bytes_per_tick=2_500)
     assert d.state is LinkState.DEGRADE
     assert "delivery-rate variation" in d.events[-1].reason
+
+
+def test_delivery_that_follows_the_offered_load_does_not_degrade() -> None:
+    # The scheduler moves load on and off the link: delivery varies, but it matches
+    # what was offered, so the link is fine.
+    d = driver_in(LinkState.LIVE)
+    for i in range(40):
+        offered = 4_000 if i % 2 else 200
+        rate = offered * 8 * 1000.0 / TICK_MS
+        d.run(100, metrics=replace(GOOD, delivery_rate_bps=rate), send_bytes_per_tick=offered)
+    assert d.state is LinkState.LIVE
+
+
+def test_input_stopping_does_not_degrade_a_live_link() -> None:
+    d = driver_in(LinkState.LIVE)
+    d.run(2000, metrics=GOOD)
+    for _ in range(40):  # nothing offered any more; reports say nothing arrives
+        d.run(100, metrics=replace(GOOD, delivery_rate_bps=0.0), send_bytes_per_tick=0)
+    assert d.state is LinkState.LIVE
 
 
 def test_quality_near_baseline_does_not_degrade() -> None:
