@@ -1,5 +1,9 @@
 """The ``ristbond`` command: one module per subcommand, each with ``add_parser`` and ``run``.
 
+Every module named ``*_cmd`` in this package is a subcommand: it defines
+``add_parser(subparsers)`` (which sets ``run`` as the parser default). Adding a command
+is adding a module; nothing else needs editing.
+
 User mistakes (bad config, unknown plugin, missing file) are ``RistbondError``s:
 printed as one clear message on stderr with exit status 2, never a traceback.
 """
@@ -7,18 +11,26 @@ printed as one clear message on stderr with exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from ristbond_core import __version__
-from ristbond_core.cli import config_cmd, demo_cmd, plugins_cmd
 from ristbond_core.config.redact import redact_text
 from ristbond_core.errors import ConfigError, RistbondError
 
 EXIT_USAGE = 2
-COMMANDS: tuple[ModuleType, ...] = (demo_cmd, plugins_cmd, config_cmd)
+
+
+def command_modules() -> list[ModuleType]:
+    """The subcommand modules of this package, in name order."""
+    names = sorted(
+        info.name for info in pkgutil.iter_modules(__path__) if info.name.endswith("_cmd")
+    )
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for command in COMMANDS:
+    for command in command_modules():
         command.add_parser(sub)
     return parser
 

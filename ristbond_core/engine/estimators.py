@@ -186,6 +186,11 @@ class CapacityEstimator:
       ``step_down_samples`` consecutive saturated samples all sit more than
       ``step_down_fraction`` below the estimate, the window restarts from them, so a
       capacity drop is followed within a few reports instead of after the window.
+    * Probing: a link that showed no saturation within the window has only proved a lower
+      bound, and a scheduler that split traffic by it would starve the link (less share,
+      less delivered, lower estimate). So the estimate of such a link is the delivered
+      maximum times ``1 + probe_gain_ratio``: it invites a little more traffic each
+      window until the link saturates, and from then on the measured maximum stands.
     * Without receive reports (a foreign peer) the estimate falls back to the delay
       gradient ``g`` (slope of one-way delay or RTT over ``gradient_window_ms``, ms per
       ms): a FIFO bottleneck of capacity ``C`` fed at rate ``S > C`` grows its queueing
@@ -202,6 +207,7 @@ class CapacityEstimator:
         step_down_fraction: float = 0.2,
         gradient_window_ms: int = 1000,
         gradient_threshold_ratio: float = 0.02,
+        probe_gain_ratio: float = 0.25,
     ) -> None:
         window_ns = window_ms * _NS_PER_MS
         self._window_ns = window_ns
@@ -215,6 +221,8 @@ class CapacityEstimator:
         self._sends: deque[tuple[int, int]] = deque(maxlen=16_384)
         self._delays: deque[tuple[int, float]] = deque(maxlen=2048)
         self._last_report_ns: int | None = None
+        self._last_saturated_ns: int | None = None
+        self._probe_gain = probe_gain_ratio
         self.delivery_rate_bps: float | None = None
         self.reports = 0
 
@@ -245,6 +253,8 @@ class CapacityEstimator:
             sent_bytes is not None and sent_bytes >= delivered_bytes * (1 + self._saturation_margin)
         ) or (gradient is not None and gradient > self._gradient_threshold)
         self._max.update(rate, now_ns)
+        if saturated:
+            self._last_saturated_ns = now_ns
         if current is None:
             return True
         floor = current * (1 - self._step_down_fraction)
@@ -329,8 +339,17 @@ class CapacityEstimator:
         """Capacity estimate: report-based when reports are recent, else the fallback."""
         reported = self._max.value(now_ns)
         if reported is not None:
-            return reported
+            if self.saturated_recently(now_ns):
+                return reported
+            return reported * (1.0 + self._probe_gain)
         return self._fallback_capacity_bps(now_ns)
+
+    def saturated_recently(self, now_ns: int) -> bool:
+        """Did a report within the window show the link full (so the max is its capacity)?"""
+        return (
+            self._last_saturated_ns is not None
+            and now_ns - self._last_saturated_ns <= self._window_ns
+        )
 
 
 class FreshnessTracker:

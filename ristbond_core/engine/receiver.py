@@ -63,6 +63,7 @@ STATS_SCHEMA_VERSION = 1
 SEQ_CYCLE = 1 << 16
 TS_CYCLE = 1 << 32
 TRANSIT_WINDOW_MS = 10_000
+RECENT_TRANSIT_WINDOW_MS = 2_000
 RATE_WINDOW_MS = 1000
 #: NACK records per RTCP packet, so a NACK fits one MTU.
 MAX_NACK_RECORDS = 256
@@ -170,6 +171,8 @@ class _Link:
         self.duplicates = 0
         self.highest_ext = 0
         self.transit_min = WindowedExtremum(TRANSIT_WINDOW_MS * NS_PER_MS)
+        # The slowest recent packet: queueing shows here, not in the minimum.
+        self.transit_max = WindowedExtremum(RECENT_TRANSIT_WINDOW_MS * NS_PER_MS, maximum=True)
         self.interval_transit_sum_ns = 0
         self.interval_transit_count = 0
         self.prev_mean_transit_ns: int | None = None
@@ -312,6 +315,7 @@ class ReceiverEngine:
         else:
             # Only first transmissions describe the path (a retransmission left late).
             link.transit_min.update(transit, now_ns)
+            link.transit_max.update(transit, now_ns)
             link.interval_transit_sum_ns += transit
             link.interval_transit_count += 1
             link.estimator.on_packet_arrival(ts, now_ns)
@@ -504,8 +508,10 @@ class ReceiverEngine:
             for link in self.links.values()
             if link.estimator.rtt.srtt_ms is not None
         ]
-        known = [m for m in (link.transit_min.value(now_ns) for link in self.links.values())
-                 if m is not None]
+        fastest = [m for m in (link.transit_min.value(now_ns) for link in self.links.values())
+                   if m is not None]
+        slowest = [m for m in (link.transit_max.value(now_ns) for link in self.links.values())
+                   if m is not None]
         # A link heard of lately that has not shown its delay yet may be the slow one.
         discovering = any(
             link.transit_min.value(now_ns) is None and now_ns - link.created_ns < LINK_DISCOVERY_NS
@@ -516,8 +522,10 @@ class ReceiverEngine:
             and now_ns - self._flow_started_ns >= LINK_DISCOVERY_NS
         )
         spread_ms: float | None = None
-        if settled and known and not discovering:
-            spread_ms = (max(known) - min(known)) / NS_PER_MS
+        if settled and fastest and slowest and not discovering:
+            # From the fastest path's best to any link's recent worst: how much later than
+            # its successors a packet can arrive without being lost.
+            spread_ms = max(0.0, (max(slowest) - min(fastest)) / NS_PER_MS)
         jitter = max((link.estimator.jitter.jitter_ms for link in self.links.values()),
                      default=0.0)
         self.timing = derive_timing(

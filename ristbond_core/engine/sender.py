@@ -314,7 +314,10 @@ class SenderEngine:
         if previous is None:
             return 0
         delivered = max(0, report.received_bytes - previous.received_bytes)
-        link.estimator.on_receive_report(delivered, report.interval_us * 1000, now)
+        if report.report_seq == previous.report_seq + 1:
+            # Only consecutive reports give a rate: after a lost report the byte delta
+            # spans two intervals but interval_us covers one.
+            link.estimator.on_receive_report(delivered, report.interval_us * 1000, now)
         link.unconfirmed.clear()
         return delivered
 
@@ -337,11 +340,8 @@ class SenderEngine:
             if packet.retries >= self.settings.max_retries:
                 self.counters.retransmit_budget_exhausted += 1
                 continue
-            best = self._best_link(now_ns, avoid={packet.link_id, packet.last_link_id})
+            best = self._retransmit_link(ext, packet, now_ns)
             if best is None:
-                continue
-            one_way_ns = int(self._rtt_ms(best) * NS_PER_MS) // 2
-            if now_ns + one_way_ns > packet.sent_ns + self._latency_ns:
                 self.counters.retransmit_too_late += 1
                 continue
             datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload)
@@ -366,7 +366,13 @@ class SenderEngine:
         packet.nacked_attempts = attempt + 1
         carrier = packet.last_link_id if attempt else packet.link_id
         link = self.links.get(carrier)
-        if link is not None:
+        sent_ns = packet.last_retransmit_ns if attempt else packet.sent_ns
+        if link is not None and sent_ns is not None:
+            rto_ms = link.estimator.rtt.rto_ms()
+            if rto_ms is not None and now_ns - sent_ns < rto_ms * NS_PER_MS:
+                # Sooner than the link's RTO: the packet may still be queued on the way,
+                # so this NACK says nothing certain about the link.
+                return
             link.attributed_losses += 1
             link.estimator.on_lost((ext << 6) | min(attempt, 63), now_ns)
 
@@ -388,6 +394,31 @@ class SenderEngine:
         if link.reported_rtt_ms is not None:
             return link.reported_rtt_ms
         return self.timing.rtt_ms
+
+    def _retransmit_link(
+        self, ext: int, packet: StoredPacket, now_ns: int
+    ) -> _SenderLink | None:
+        """Where a retransmission goes: the scheduler's choice among usable links other
+        than those that already lost this packet, so its byte accounting covers
+        retransmissions too; the best link instead when that choice would arrive after
+        the deadline; None when no link can make it in time.
+        """
+        avoid = {packet.link_id, packet.last_link_id}
+        views = self.link_views(now_ns)
+        usable = [v for v in views if v.usable]
+        candidates = [v for v in usable if v.link_id not in avoid] or usable or views
+        chosen = self.scheduler.select(
+            PacketInfo(seq=ext, size_bytes=len(packet.payload), retransmission=True),
+            candidates, now_ns,
+        )
+        deadline_ns = packet.sent_ns + self._latency_ns
+        for link in (self.links.get(chosen[0]) if chosen else None,
+                     self._best_link(now_ns, avoid)):
+            if link is None:
+                continue
+            if now_ns + int(self._rtt_ms(link) * NS_PER_MS) // 2 <= deadline_ns:
+                return link
+        return None
 
     def _best_link(self, now_ns: int, avoid: set[str] | None = None) -> _SenderLink | None:
         """The link a retransmission should take now: usable, fast, clean and heard from.
