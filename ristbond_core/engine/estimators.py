@@ -190,7 +190,9 @@ class CapacityEstimator:
       bound, and a scheduler that split traffic by it would starve the link (less share,
       less delivered, lower estimate). So the estimate of such a link is the delivered
       maximum times ``1 + probe_gain_ratio``: it invites a little more traffic each
-      window until the link saturates, and from then on the measured maximum stands.
+      window until the link saturates. A saturated link is estimated ``drain_ratio``
+      below its measured maximum, so the queue our own traffic built can empty instead
+      of turning into delay that the lifecycle would (rightly) call degradation.
     * Without receive reports (a foreign peer) the estimate falls back to the delay
       gradient ``g`` (slope of one-way delay or RTT over ``gradient_window_ms``, ms per
       ms): a FIFO bottleneck of capacity ``C`` fed at rate ``S > C`` grows its queueing
@@ -208,6 +210,7 @@ class CapacityEstimator:
         gradient_window_ms: int = 1000,
         gradient_threshold_ratio: float = 0.02,
         probe_gain_ratio: float = 0.25,
+        drain_ratio: float = 0.10,
     ) -> None:
         window_ns = window_ms * _NS_PER_MS
         self._window_ns = window_ns
@@ -223,6 +226,7 @@ class CapacityEstimator:
         self._last_report_ns: int | None = None
         self._last_saturated_ns: int | None = None
         self._probe_gain = probe_gain_ratio
+        self._drain = drain_ratio
         self.delivery_rate_bps: float | None = None
         self.reports = 0
 
@@ -340,7 +344,7 @@ class CapacityEstimator:
         reported = self._max.value(now_ns)
         if reported is not None:
             if self.saturated_recently(now_ns):
-                return reported
+                return reported * (1.0 - self._drain)
             return reported * (1.0 + self._probe_gain)
         return self._fallback_capacity_bps(now_ns)
 

@@ -239,7 +239,8 @@ def test_a_saturated_link_is_estimated_at_what_it_delivered() -> None:
     estimator = CapacityEstimator()
     t = drive(estimator, FifoLink(4e6), send_bps=6e6, start_ms=0, duration_ms=2_000)
     assert estimator.saturated_recently(t * MS)
-    assert estimator.capacity_bps(t * MS) == pytest.approx(4e6, rel=0.10)
+    # 10 % under what it delivered, so the queue built while measuring drains.
+    assert estimator.capacity_bps(t * MS) == pytest.approx(0.9 * 4e6, rel=0.10)
 
 
 def test_delay_gradient_fallback_without_receive_reports() -> None:
