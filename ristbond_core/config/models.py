@@ -57,7 +57,10 @@ class SenderConfig(Section):
     bitrate_kbps: int = Field(5000, gt=0, le=2_000_000, description="stream bitrate for pacing")
     latency_ms: int = Field(1000, ge=20, le=30_000, description="end-to-end latency budget")
     pacing: Literal["input", "bitrate", "pcr"] = Field("input", description="what sets send times")
-    payload_bytes: int = Field(1316, ge=188, le=1472, description="max RTP payload (7 × 188)")
+    payload_bytes: int = Field(
+        1460, ge=188, le=8960,
+        description="largest RTP payload; bigger input datagrams are split at TS boundaries",
+    )
     flow_id: int = Field(0x5249_5354 & ~1, ge=0, le=0xFFFF_FFFE, description="SSRC (even)")
     max_retries: int = Field(7, ge=0, le=50, description="retransmissions per packet at most")
 

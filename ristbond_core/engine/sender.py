@@ -68,7 +68,9 @@ class SenderSettings:
 
     latency_ms: int = 1000
     flow_id: int = 0x5249_5354
-    payload_bytes: int = 1316
+    #: Largest RTP payload: 1500-byte MTU − IP (20) − UDP (8) − RTP (12). Input datagrams
+    #: up to this size are sent unchanged; larger ones are split at TS packet boundaries.
+    payload_bytes: int = 1460
     max_retries: int = 7
     cname: str = "ristbond-sender"
     store_max_bytes: int = 256 * 1024 * 1024
