@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from ristbond_core.contracts import Channel
@@ -31,3 +32,37 @@ def ns_to_rtp_ticks(ns: int) -> int:
 def rtp_ticks_to_ns(ticks: int) -> int:
     """Duration in ns of ``ticks`` 90 kHz ticks."""
     return ticks * NS_PER_S // RTP_CLOCK_HZ
+
+
+class EngineOutbox:
+    """What an engine hands to its driver: datagrams to send and events to report.
+
+    Both are taken over by the driver's calls. Events are bounded: when the driver does
+    not drain them, the oldest are dropped and counted, so memory stays bounded.
+    """
+
+    def __init__(self, max_pending_events: int) -> None:
+        self._outbox: list[OutDatagram] = []
+        self._events: deque[object] = deque()
+        self._max_pending_events = max_pending_events
+        self.events_dropped = 0
+
+    def datagrams_to_send(self, now_ns: int) -> list[OutDatagram]:
+        """Datagrams to send now; the list is handed over."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def drain_events(self) -> list[object]:
+        """Events since the last call (bounded: the oldest are counted and dropped)."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    def _send(self, link_id: str, channel: Channel, data: bytes) -> None:
+        self._outbox.append(OutDatagram(link_id, channel, data))
+
+    def _emit(self, event: object) -> None:
+        if len(self._events) >= self._max_pending_events:
+            self._events.popleft()
+            self.events_dropped += 1
+        self._events.append(event)

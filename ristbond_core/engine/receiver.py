@@ -18,7 +18,6 @@ far-future sequence numbers, foreign SSRCs, garbage) is counted and dropped.
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,7 +25,7 @@ from ristbond_core.contracts import Channel
 from ristbond_core.engine.common import (
     NS_PER_MS,
     RTCP_INTERVAL_NS,
-    OutDatagram,
+    EngineOutbox,
     rtp_ticks_to_ns,
 )
 from ristbond_core.engine.estimators import LinkEstimator
@@ -127,7 +126,6 @@ class FlowCounters:
     flow_resets: int = 0
     rtcp_received: int = 0
     links_refused: int = 0
-    events_dropped: int = 0
 
 
 @dataclass(slots=True)
@@ -197,7 +195,7 @@ class _Link:
         return 0 if previous is None else (mean - previous) // 1000
 
 
-class ReceiverEngine:
+class ReceiverEngine(EngineOutbox):
     """Merges a bonded RIST flow from any number of links into one ordered output."""
 
     def __init__(
@@ -207,6 +205,7 @@ class ReceiverEngine:
         ntp_clock: NtpClock,
         now_ns: int,
     ) -> None:
+        super().__init__(settings.max_pending_events)
         self.settings = settings
         self.ntp_clock = ntp_clock
         self.started_ns = now_ns
@@ -230,8 +229,6 @@ class ReceiverEngine:
         self._heap: list[int] = []
         self._buffered_bytes = 0
         self._output: list[bytes] = []
-        self._outbox: list[OutDatagram] = []
-        self._events: deque[object] = deque()
         self._snapshot_seq = 0
         self.timing = derive_timing(settings.latency_ms, None)
 
@@ -596,7 +593,7 @@ class ReceiverEngine:
                     self._ssrc, self.settings.cname), nack]
             )
             for link in links:
-                self._outbox.append(OutDatagram(link.link_id, Channel.RTCP, data))
+                self._send(link.link_id, Channel.RTCP, data)
                 self.counters.nacks_sent += 1
                 self._emit(NackSent(link.link_id, min(seqs), len(seqs), now_ns))
 
@@ -618,7 +615,7 @@ class ReceiverEngine:
             )
             packets.append(self._link_report(link, now_ns))
             link.next_rtcp_ns = now_ns + RTCP_INTERVAL_NS
-        self._outbox.append(OutDatagram(link.link_id, Channel.RTCP, build_compound(packets)))
+        self._send(link.link_id, Channel.RTCP, build_compound(packets))
 
     def _report_block(self, link: _Link, now_ns: int) -> ReportBlock:
         dlsr = 0
@@ -652,27 +649,10 @@ class ReceiverEngine:
 
     # -- output -----------------------------------------------------------------------
 
-    def datagrams_to_send(self, now_ns: int) -> list[OutDatagram]:
-        """RTCP (NACKs, reports, echo) to send now; the list is handed over."""
-        out, self._outbox = self._outbox, []
-        return out
-
     def pop_output(self) -> list[bytes]:
         """Payloads released for output, in sequence order."""
         out, self._output = self._output, []
         return out
-
-    def drain_events(self) -> list[object]:
-        """Events since the last call (bounded: the oldest are counted and dropped)."""
-        events = list(self._events)
-        self._events.clear()
-        return events
-
-    def _emit(self, event: object) -> None:
-        if len(self._events) >= self.settings.max_pending_events:
-            self._events.popleft()
-            self.counters.events_dropped += 1
-        self._events.append(event)
 
     # -- stats ------------------------------------------------------------------------
 
@@ -693,6 +673,7 @@ class ReceiverEngine:
         flow = {
             "ssrc": self._ssrc,
             **{name: getattr(self.counters, name) for name in FlowCounters.__slots__},
+            "events_dropped": self.events_dropped,
             "recovered": self.tracker.counters.recovered,
             "reordered": self.tracker.counters.reordered,
             "nack_requests": self.tracker.counters.requests,

@@ -23,7 +23,7 @@ from ristbond_core.contracts import Channel, LinkView, PacketInfo, Scheduler
 from ristbond_core.engine.common import (
     NS_PER_MS,
     RTCP_INTERVAL_NS,
-    OutDatagram,
+    EngineOutbox,
     ns_to_rtp_ticks,
 )
 from ristbond_core.engine.estimators import LinkEstimator
@@ -97,7 +97,6 @@ class SenderCounters:
     retransmit_budget_exhausted: int = 0
     malformed: int = 0
     rtcp_received: int = 0
-    events_dropped: int = 0
 
 
 class _SenderLink:
@@ -126,7 +125,7 @@ class _SenderLink:
         return int(total * (1.0 - self.estimator.loss.ratio(now_ns)))
 
 
-class SenderEngine:
+class SenderEngine(EngineOutbox):
     """Sends one flow over many links with cross-link ARQ."""
 
     def __init__(
@@ -140,6 +139,7 @@ class SenderEngine:
     ) -> None:
         if settings.flow_id % 2:
             raise RistbondError("the flow id (SSRC) must be even; odd marks retransmissions")
+        super().__init__(settings.max_pending_events)
         self.settings = settings
         self.scheduler = scheduler
         self.ntp_clock = ntp_clock
@@ -151,8 +151,6 @@ class SenderEngine:
         self._next_ext = rng.getrandbits(16) + (1 << 16)
         self._ts_base = rng.getrandbits(32)
         self._latency_ns = settings.latency_ms * NS_PER_MS
-        self._outbox: list[OutDatagram] = []
-        self._events: deque[object] = deque()
         self._views: list[LinkView] | None = None
         self._snapshot_seq = 0
         self._buffer = bytearray(RTP_HEADER_SIZE + 65_536)
@@ -244,7 +242,7 @@ class SenderEngine:
         return bytes(self._buffer[:size])
 
     def _emit_rtp(self, link: _SenderLink, datagram: bytes, payload_len: int, now: int) -> None:
-        self._outbox.append(OutDatagram(link.link_id, Channel.RTP, datagram))
+        self._send(link.link_id, Channel.RTP, datagram)
         link.sent_packets += 1
         link.sent_bytes += payload_len
         link.estimator.on_sent(payload_len, now)
@@ -495,26 +493,9 @@ class SenderEngine:
         if periodic:
             packets.append(RistEchoRequest(self._ssrc, ntp, 0))
             link.next_rtcp_ns = now_ns + RTCP_INTERVAL_NS
-        self._outbox.append(OutDatagram(link.link_id, Channel.RTCP, build_compound(packets)))
+        self._send(link.link_id, Channel.RTCP, build_compound(packets))
 
     # -- output -----------------------------------------------------------------------
-
-    def datagrams_to_send(self, now_ns: int) -> list[OutDatagram]:
-        """RTP and RTCP to send now; the list is handed over."""
-        out, self._outbox = self._outbox, []
-        return out
-
-    def drain_events(self) -> list[object]:
-        """Events since the last call (bounded: the oldest are counted and dropped)."""
-        events = list(self._events)
-        self._events.clear()
-        return events
-
-    def _emit(self, event: object) -> None:
-        if len(self._events) >= self.settings.max_pending_events:
-            self._events.popleft()
-            self.counters.events_dropped += 1
-        self._events.append(event)
 
     def _collect_lifecycle_events(self, link: _SenderLink | None = None) -> None:
         for each in [link] if link is not None else list(self.links.values()):
@@ -556,6 +537,7 @@ class SenderEngine:
         flow = {
             "ssrc": self._ssrc,
             **{name: getattr(self.counters, name) for name in SenderCounters.__slots__},
+            "events_dropped": self.events_dropped,
             "store_packets": len(self.store),
             "store_bytes": self.store.bytes,
         }
