@@ -19,80 +19,79 @@ def _bucket_width_ns(window_ns: int, buckets: int) -> int:
     return max(1, window_ns // buckets)
 
 
-class WindowedExtremum:
-    """Minimum (or maximum) of the samples seen in the last ``window_ns``."""
+class _BucketWindow:
+    """A ring of time buckets covering ``window_ns``; each bucket folds its samples.
 
-    def __init__(self, window_ns: int, *, maximum: bool = False, buckets: int = 8) -> None:
+    Memory is fixed (``buckets`` slots) whatever the sample rate; a clock that steps
+    backwards lands in the newest bucket instead of reordering the ring.
+    """
+
+    def __init__(self, window_ns: int, buckets: int) -> None:
         self._width_ns = _bucket_width_ns(window_ns, buckets)
         self._buckets = buckets
-        self._maximum = maximum
         self._slots: deque[tuple[int, float]] = deque()
         self._last_index = 0
 
-    def _index(self, now_ns: int) -> int:
-        # A clock that steps backwards lands in the newest bucket instead of reordering.
-        self._last_index = max(self._last_index, now_ns // self._width_ns)
-        return self._last_index
+    def _fold(self, old: float, new: float) -> float:
+        raise TypeError("subclasses define how samples in one bucket combine")
 
-    def _expire(self, index: int) -> None:
-        while self._slots and self._slots[0][0] <= index - self._buckets:
-            self._slots.popleft()
-
-    def update(self, value: float, now_ns: int) -> None:
-        """Add one sample taken at ``now_ns``."""
-        index = self._index(now_ns)
-        self._expire(index)
+    def _add(self, value: float, now_ns: int) -> None:
+        index = self._current(now_ns)
         if self._slots and self._slots[-1][0] == index:
-            old = self._slots[-1][1]
-            best = max(old, value) if self._maximum else min(old, value)
-            self._slots[-1] = (index, best)
+            self._slots[-1] = (index, self._fold(self._slots[-1][1], value))
         else:
             self._slots.append((index, value))
 
-    def value(self, now_ns: int) -> float | None:
-        """The extremum over the window ending at ``now_ns``; None when it is empty."""
-        self._expire(self._index(now_ns))
-        if not self._slots:
-            return None
-        values = [v for _, v in self._slots]
-        return max(values) if self._maximum else min(values)
+    def _values(self, now_ns: int) -> list[float]:
+        self._current(now_ns)
+        return [value for _, value in self._slots]
+
+    def _current(self, now_ns: int) -> int:
+        self._last_index = max(self._last_index, now_ns // self._width_ns)
+        while self._slots and self._slots[0][0] <= self._last_index - self._buckets:
+            self._slots.popleft()
+        return self._last_index
 
     def reset(self) -> None:
         """Forget every sample."""
         self._slots.clear()
 
 
-class WindowedSum:
+class WindowedExtremum(_BucketWindow):
+    """Minimum (or maximum) of the samples seen in the last ``window_ns``."""
+
+    def __init__(self, window_ns: int, *, maximum: bool = False, buckets: int = 8) -> None:
+        super().__init__(window_ns, buckets)
+        self._maximum = maximum
+
+    def _fold(self, old: float, new: float) -> float:
+        return max(old, new) if self._maximum else min(old, new)
+
+    def update(self, value: float, now_ns: int) -> None:
+        """Add one sample taken at ``now_ns``."""
+        self._add(value, now_ns)
+
+    def value(self, now_ns: int) -> float | None:
+        """The extremum over the window ending at ``now_ns``; None when it is empty."""
+        values = self._values(now_ns)
+        if not values:
+            return None
+        return max(values) if self._maximum else min(values)
+
+
+class WindowedSum(_BucketWindow):
     """Sum of the amounts added in the last ``window_ns``."""
 
     def __init__(self, window_ns: int, *, buckets: int = 8) -> None:
-        self._width_ns = _bucket_width_ns(window_ns, buckets)
-        self._buckets = buckets
-        self._slots: deque[tuple[int, float]] = deque()
-        self._last_index = 0
+        super().__init__(window_ns, buckets)
 
-    def _index(self, now_ns: int) -> int:
-        self._last_index = max(self._last_index, now_ns // self._width_ns)
-        return self._last_index
-
-    def _expire(self, index: int) -> None:
-        while self._slots and self._slots[0][0] <= index - self._buckets:
-            self._slots.popleft()
+    def _fold(self, old: float, new: float) -> float:
+        return old + new
 
     def add(self, amount: float, now_ns: int) -> None:
         """Add ``amount`` at ``now_ns``."""
-        index = self._index(now_ns)
-        self._expire(index)
-        if self._slots and self._slots[-1][0] == index:
-            self._slots[-1] = (index, self._slots[-1][1] + amount)
-        else:
-            self._slots.append((index, amount))
+        self._add(amount, now_ns)
 
     def total(self, now_ns: int) -> float:
         """Sum over the window ending at ``now_ns``."""
-        self._expire(self._index(now_ns))
-        return sum(slot[1] for slot in self._slots)
-
-    def reset(self) -> None:
-        """Forget everything."""
-        self._slots.clear()
+        return sum(self._values(now_ns))
