@@ -68,6 +68,10 @@ RATE_WINDOW_MS = 1000
 MAX_NACK_RECORDS = 256
 #: A link not heard from for this long is the last choice for NACKs.
 SILENT_LINK_NS = 500 * NS_PER_MS
+#: A link silent this long is forgotten (its source address is probably gone) ...
+LINK_EXPIRY_NS = 30_000 * NS_PER_MS
+#: ... or after this long when a new path needs its place under ``max_links``.
+FULL_LINK_IDLE_NS = 5_000 * NS_PER_MS
 #: Links of a new flow reveal themselves (first RTCP or RTP) within this time; until
 #: then the delay spread is unknown and the reorder window stays conservative.
 LINK_DISCOVERY_NS = 1_000 * NS_PER_MS
@@ -126,6 +130,7 @@ class FlowCounters:
     flow_resets: int = 0
     rtcp_received: int = 0
     links_refused: int = 0
+    links_expired: int = 0
 
 
 @dataclass(slots=True)
@@ -181,6 +186,7 @@ class _Link:
         self.last_sr_arrival_ns: int | None = None
         self.last_packet_ns: int | None = None
         self.last_rtcp_ns: int | None = None
+        self.last_heard_ns = created_ns
         self.pending_echo: list[RistEchoResponse] = []
 
     def delay_gradient_us(self) -> int:
@@ -212,6 +218,7 @@ class ReceiverEngine(EngineOutbox):
         self.counters = FlowCounters()
         self.tracker = NackTracker()
         self.links: dict[str, _Link] = {}
+        self._link_numbers = 0
         self._latency_ns = settings.latency_ms * NS_PER_MS
         self._ssrc: int | None = None
         self._flow_started_ns: int | None = None
@@ -253,12 +260,32 @@ class ReceiverEngine(EngineOutbox):
     def _link(self, link_id: str, now_ns: int) -> _Link | None:
         link = self.links.get(link_id)
         if link is None:
-            if len(self.links) >= self.settings.max_links:
+            if len(self.links) >= self.settings.max_links and not self._evict_idle(
+                now_ns, FULL_LINK_IDLE_NS
+            ):
                 return None
-            link = _Link(link_id, len(self.links) & 0xFFFF, now_ns)
+            self._link_numbers += 1
+            link = _Link(link_id, self._link_numbers & 0xFFFF, now_ns)
+            link.last_heard_ns = now_ns
             link.next_rtcp_ns = now_ns
             self.links[link_id] = link
+        link.last_heard_ns = now_ns
         return link
+
+    def _evict_idle(self, now_ns: int, idle_ns: int) -> bool:
+        """Forget the longest-silent link if it has been silent for ``idle_ns``.
+
+        Peers' source addresses change (NAT rebinding, a modem reconnecting), so a
+        long-running receiver must let old paths go or it would refuse new ones.
+        """
+        if not self.links:
+            return False
+        idlest = min(self.links.values(), key=lambda link: link.last_heard_ns)
+        if now_ns - idlest.last_heard_ns < idle_ns:
+            return False
+        del self.links[idlest.link_id]
+        self.counters.links_expired += 1
+        return True
 
     def _on_rtp(self, link: _Link, data: bytes, now_ns: int) -> None:
         _pt, _marker, seq, ts, ssrc, start, end = unpack_rtp_header(data)
@@ -492,6 +519,8 @@ class ReceiverEngine(EngineOutbox):
 
     def on_deadline(self, now_ns: int) -> None:
         """Release due packets, send due NACKs and the periodic per-link RTCP."""
+        while self._evict_idle(now_ns, LINK_EXPIRY_NS):
+            pass
         self._refresh_timing(now_ns)
         self._release(now_ns)
         self._send_nacks(now_ns)

@@ -14,7 +14,7 @@ from ristbond_core.engine.sender import SenderSettings
 from ristbond_core.events import LinkStateChanged, PacketSkipped
 from ristbond_core.sim.link_model import LinkModel
 from ristbond_core.sim.pair import PairSimulation, ts_payload
-from ristbond_core.wire import RtpPacket
+from ristbond_core.wire import NtpClock, RtpPacket
 
 
 class RoundRobin:
@@ -205,3 +205,25 @@ def test_the_same_seed_gives_the_same_run(seed: int) -> None:
         return result.output_times_ns, sim.receiver.stats(sim.now_ns)["flow"]
 
     assert run() == run()
+
+
+def test_silent_links_expire_so_new_paths_are_accepted() -> None:
+    from ristbond_core.engine.receiver import ReceiverEngine
+
+    receiver = ReceiverEngine(ReceiverSettings(latency_ms=200, max_links=4),
+                              ntp_clock=sim_clock(), now_ns=0)
+    payload = bytes(RtpPacket(1, 0, 0x1000, b"x"))
+    for i in range(4):  # four paths, then all of them go quiet
+        receiver.receive_datagram(f"old{i}", payload, 0)
+    receiver.receive_datagram("new", payload, 1_000_000_000)
+    assert receiver.counters.links_refused == 1  # still full: nobody idle long enough
+    receiver.receive_datagram("new", payload, 6_000_000_000)
+    assert "new" in receiver.links
+    assert receiver.counters.links_expired == 1
+    receiver.on_deadline(40_000_000_000)
+    assert "new" not in receiver.links  # quiet for 34 s: forgotten as well
+    assert receiver.counters.links_expired == 5
+
+
+def sim_clock() -> NtpClock:
+    return NtpClock(0)
