@@ -151,7 +151,7 @@ def test_a_failing_observer_does_not_silence_the_others(caplog: pytest.LogCaptur
 def test_discovery_honours_allow_and_block_lists() -> None:
     only_core = PluginHost.discover({"RISTBOND_PLUGINS": "core"})
     assert [p.name for p in only_core.plugins] == ["core"]
-    assert only_core.telemetry.names() == ["jsonl"]
+    assert only_core.telemetry.names() == ["json-udp", "jsonl"]
     without_core = PluginHost.discover(
         {"RISTBOND_PLUGINS": "core", "RISTBOND_DISABLE_PLUGINS": "core"}
     )
