@@ -3,6 +3,11 @@
 The same engines run under real sockets; here a discrete-event loop moves their
 datagrams through :class:`SimPath` models in both directions (RTP forward, RTCP both
 ways) and feeds input at a constant packet rate. Same seed, same result.
+
+Faults that are not properties of a path live here because they touch the engines:
+each engine can run on its own clock offset (a clock jump), both can stall (the
+process was descheduled: nothing runs, then everything queued is handled at once),
+and a sender link can re-attach as if its address changed.
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ class PairResult:
     steps: int = 0
 
 
+#: Observes every datagram handed to an engine: (to, link_id, data, at_ns).
+ArrivalObserver = Callable[[str, str, bytes, int], None]
+
+
 class PairSimulation:
     """One sender and one receiver joined by named simulated links."""
 
@@ -78,24 +87,95 @@ class PairSimulation:
                         for name, m in links.items()}
         self._wire: list[tuple[int, int, str, str, bytes]] = []  # (at, n, to, link, data)
         self._counter = 0
+        #: What each engine's clock reads minus simulated time (a clock jump moves it).
+        self.sender_offset_ns = 0
+        self.receiver_offset_ns = 0
+        #: Until when neither engine runs (a processing stall).
+        self.stalled_until_ns = 0
+        self._backlog: list[bytes] = []  # input that arrived during a stall
+        self.on_arrival: ArrivalObserver | None = None
         for name in links:
             self.sender.add_link(name, start_ns)
 
+    # -- faults -----------------------------------------------------------------------
+
+    def jump_clock(self, engine: str, offset_ns: int) -> None:
+        """Step ``engine``'s (``sender`` or ``receiver``) clock by ``offset_ns`` from now on."""
+        if engine == "sender":
+            self.sender_offset_ns += offset_ns
+        elif engine == "receiver":
+            self.receiver_offset_ns += offset_ns
+        else:
+            raise ValueError(f"no engine {engine!r} (sender or receiver)")
+
+    def stall(self, duration_ns: int) -> None:
+        """Neither engine runs for ``duration_ns`` from now; then they catch up."""
+        self.stalled_until_ns = max(self.stalled_until_ns, self.now_ns + duration_ns)
+
+    def change_address(self, link_id: str) -> None:
+        """The sender's ``link_id`` re-attaches from a new address.
+
+        Feedback in flight to the old address is lost and the new path starts with an
+        empty queue; the sender forgets the link and learns it again from scratch.
+        """
+        self._wire = [w for w in self._wire if not (w[2] == "sender" and w[3] == link_id)]
+        heapq.heapify(self._wire)
+        self.forward[link_id].reset_queue()
+        self.reverse[link_id].reset_queue()
+        self.sender.remove_link(link_id, self.sender_now(self.now_ns))
+        self.sender.add_link(link_id, self.sender_now(self.now_ns))
+
+    def sender_now(self, now_ns: int) -> int:
+        """What the sender's clock reads at simulated ``now_ns``."""
+        return now_ns + self.sender_offset_ns
+
+    def receiver_now(self, now_ns: int) -> int:
+        """What the receiver's clock reads at simulated ``now_ns``."""
+        return now_ns + self.receiver_offset_ns
+
+    # -- the event loop ---------------------------------------------------------------
+
     def _pump(self, now_ns: int) -> None:
-        for out in self.sender.datagrams_to_send(now_ns):
-            arrival = self.forward[out.link_id].offer(len(out.data), now_ns)
-            if arrival is not None:
+        for out in self.sender.datagrams_to_send(self.sender_now(now_ns)):
+            for arrival in self.forward[out.link_id].offer_all(len(out.data), now_ns):
                 self._push(arrival, "receiver", out.link_id, out.data)
-        for out in self.receiver.datagrams_to_send(now_ns):
+        for out in self.receiver.datagrams_to_send(self.receiver_now(now_ns)):
             if out.link_id not in self.reverse:
                 continue
-            arrival = self.reverse[out.link_id].offer(len(out.data), now_ns)
-            if arrival is not None:
+            for arrival in self.reverse[out.link_id].offer_all(len(out.data), now_ns):
                 self._push(arrival, "sender", out.link_id, out.data)
 
     def _push(self, at_ns: int, to: str, link_id: str, data: bytes) -> None:
         self._counter += 1
         heapq.heappush(self._wire, (at_ns, self._counter, to, link_id, data))
+
+    def _next_time(self, end: int, next_input: int, input_end: int) -> int:
+        candidates = [end + 1]
+        if next_input < input_end:
+            candidates.append(next_input)
+        if self.now_ns < self.stalled_until_ns:
+            candidates.append(self.stalled_until_ns)
+            return max(self.now_ns, min(candidates))
+        deadlines = (
+            (self.sender.next_deadline(), self.sender_offset_ns),
+            (self.receiver.next_deadline(), self.receiver_offset_ns),
+        )
+        for deadline, offset in deadlines:
+            if deadline is not None:
+                candidates.append(deadline - offset)
+        if self._wire:
+            candidates.append(self._wire[0][0])
+        return max(self.now_ns, min(candidates))
+
+    def _deliver(self, now: int) -> None:
+        while self._wire and self._wire[0][0] <= now:
+            _, _, to, link_id, data = heapq.heappop(self._wire)
+            if self.on_arrival is not None:
+                self.on_arrival(to, link_id, data, now)
+            if to == "receiver":
+                self.receiver.receive_datagram(link_id, data, self.receiver_now(now))
+            elif link_id in self.sender.links:
+                self.sender.receive_datagram(link_id, data, self.sender_now(now))
 
     def run(
         self,
@@ -110,7 +190,7 @@ class PairSimulation:
         """Feed input for ``duration_s``, then let the pipeline drain; return the result.
 
         ``on_time(sim, now_ns)`` runs before each step so a test can change link models
-        mid-run (an outage at t = 5 s, say).
+        mid-run (an outage at t = 5 s, say). Times in the result are simulated time.
         """
         result = PairResult()
         interval_ns = int(NS_PER_S / packets_per_s)
@@ -122,35 +202,28 @@ class PairSimulation:
         index = 0
         while self.now_ns <= end and result.steps < max_steps:
             result.steps += 1
-            candidates = [end + 1]
-            if next_input < input_end:
-                candidates.append(next_input)
-            for deadline in (self.sender.next_deadline(), self.receiver.next_deadline()):
-                if deadline is not None:
-                    candidates.append(deadline)
-            if self._wire:
-                candidates.append(self._wire[0][0])
-            now = max(self.now_ns, min(candidates))
+            now = self._next_time(end, next_input, input_end)
             if now > end:
                 break
             self.now_ns = now
             if on_time is not None:
                 on_time(self, now)
-            while self._wire and self._wire[0][0] <= now:
-                _, _, to, link_id, data = heapq.heappop(self._wire)
-                if to == "receiver":
-                    self.receiver.receive_datagram(link_id, data, now)
-                else:
-                    self.sender.receive_datagram(link_id, data, now)
             if next_input <= now and next_input < input_end:
                 data = payload(index)
                 result.sent.append(data)
                 result.input_times_ns.append(now)
-                self.sender.send_payload(data, now)
+                self._backlog.append(data)
                 index += 1
                 next_input += interval_ns
-            self.sender.on_deadline(now)
-            self.receiver.on_deadline(now)
+            if now < self.stalled_until_ns:
+                continue  # nothing runs; input and datagrams wait
+            self._deliver(now)
+            sender_now = self.sender_now(now)
+            for data in self._backlog:
+                self.sender.send_payload(data, sender_now)
+            self._backlog.clear()
+            self.sender.on_deadline(sender_now)
+            self.receiver.on_deadline(self.receiver_now(now))
             for data in self.receiver.pop_output():
                 result.output.append(data)
                 result.output_times_ns.append(now)
