@@ -17,6 +17,7 @@ far-future sequence numbers, foreign SSRCs, garbage) is counted and dropped.
 
 from __future__ import annotations
 
+import enum
 import heapq
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -131,6 +132,12 @@ class FlowCounters:
     rtcp_received: int = 0
     links_refused: int = 0
     links_expired: int = 0
+
+
+class _Placement(enum.Enum):
+    INSIDE = "inside"
+    LATE = "late"
+    FAR = "far"
 
 
 @dataclass(slots=True)
@@ -302,8 +309,12 @@ class ReceiverEngine(EngineOutbox):
             self._consider(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns, why="new SSRC")
             return
         ext = self._extend_seq(seq)
-        if not self._in_window(ext, now_ns):
-            self._consider_jump(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns)
+        placement = self._placement(ext)
+        if placement is not _Placement.INSIDE:
+            # Only a first transmission far from the playout point can be evidence that
+            # the sender re-numbered; a late or retransmitted packet never is.
+            if placement is _Placement.FAR and not ssrc & 1:
+                self._consider_jump(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns)
             return
         if ext in self._buffer:
             self.counters.duplicate += 1
@@ -322,7 +333,8 @@ class ReceiverEngine(EngineOutbox):
             <= 2 * self._latency_ns + TRANSIT_TOLERANCE_NS
         ):
             self.counters.implausible_timestamp += 1
-            self._consider_jump(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns)
+            if not ssrc & 1:
+                self._consider_jump(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns)
             return
         self._timestamp_ns(ts, commit=True)
         self._last_flow_ns = now_ns
@@ -445,20 +457,20 @@ class ReceiverEngine(EngineOutbox):
         diff = ((seq - self._highest + 0x8000) & 0xFFFF) - 0x8000
         return self._highest + diff
 
-    def _in_window(self, ext: int, now_ns: int) -> bool:
-        """Accept only packets between the playout point and the buffer window."""
+    def _placement(self, ext: int) -> _Placement:
+        """Where ``ext`` falls: inside the buffer window, just behind the playout point
+        (late), or far away (out of window); counts the last two."""
         window = self.settings.max_buffer_packets
         floor = self._next_out if self._next_out is not None else (
             (self._highest or ext) - window // 2
         )
-        if ext < floor:
+        if floor <= ext < floor + window:
+            return _Placement.INSIDE
+        if floor - window <= ext < floor:
             self.counters.late += 1
-            return False
-        ceiling = (self._next_out if self._next_out is not None else floor) + window
-        if ext < ceiling:
-            return True
+            return _Placement.LATE
         self.counters.out_of_window += 1
-        return False
+        return _Placement.FAR
 
     def _timestamp_ns(self, ts: int, *, commit: bool) -> int:
         """Extend the 32-bit RTP timestamp and convert it to ns on the sender's scale.

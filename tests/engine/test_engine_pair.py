@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from ristbond_core.contracts import LinkState, LinkView, PacketInfo
+from ristbond_core.engine.common import ns_to_rtp_ticks
 from ristbond_core.engine.receiver import ReceiverSettings
 from ristbond_core.engine.sender import SenderSettings
 from ristbond_core.events import LinkStateChanged, PacketSkipped
@@ -227,3 +228,31 @@ def test_silent_links_expire_so_new_paths_are_accepted() -> None:
 
 def sim_clock() -> NtpClock:
     return NtpClock(0)
+
+
+def test_late_packets_after_a_silence_are_not_played_twice() -> None:
+    # The flow pauses for longer than resync_after_ms, then old packets (late
+    # retransmissions and first transmissions) trickle in: they are late, not a
+    # re-numbered sender, and must not restart the flow or be output again.
+    sim = pair({"a": LinkModel(delay_ms=10)}, latency_ms=200)
+    result = sim.run(1.0, packets_per_s=200)
+    assert result.output == result.sent
+    later = sim.now_ns + 2_000_000_000
+    ssrc = sim.sender.settings.flow_id
+    first = sim.receiver.stats(later)["flow"]
+    sender = sim.sender
+    last_input_ns = result.input_times_ns[-1]
+    for i in range(8):
+        back = 8 - i  # the last eight packets the sender sent, 5 ms apart
+        seq = (sender._next_ext - back) & 0xFFFF
+        sent_at = last_input_ns - back * 5_000_000
+        ts = (sender._ts_base + ns_to_rtp_ticks(sent_at - sender.started_ns)) & 0xFFFF_FFFF
+        for flag in (0, 1):
+            data = bytes(RtpPacket(seq, ts, ssrc | flag, b"old"))
+            sim.receiver.receive_datagram("a", data, later + i)
+    sim.receiver.on_deadline(later + 1_000_000_000)
+    assert sim.receiver.pop_output() == []
+    flow = sim.receiver.stats(later + 1_000_000_000)["flow"]
+    assert flow["flow_resets"] == first["flow_resets"] == 0
+    assert flow["late"] == first["late"] + 16
+    assert flow["lost"] == 0
