@@ -1,0 +1,78 @@
+"""``ristbond receive``: merge a bonded RIST stream from every link and deliver it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ristbond_core.config.load import load_config
+from ristbond_core.engine.receiver import ReceiverSettings
+from ristbond_core.errors import RistbondError
+from ristbond_core.plugins import PluginHost
+from ristbond_core.runtime.backends import create_exporters, create_transport
+from ristbond_core.runtime.options import check_duration, check_stats_interval, override
+from ristbond_core.runtime.receiver import ReceiverPlan, ReceiverRuntime
+from ristbond_core.runtime.urls import parse_listen_url, parse_stream_url
+
+
+def add_parser(sub: Any) -> None:
+    """Register the subcommand."""
+    parser = sub.add_parser(
+        "receive", help="receive a bonded RIST stream and deliver it",
+        description="Listen for RIST (simple profile) on one or more ports, merge every "
+        "link of the flow and write the stream out. Flags override the config file.",
+    )
+    parser.add_argument("--listen", action="append", metavar="URL",
+                        help="rist://@HOST:PORT, even port; RTCP on PORT+1 (repeatable; "
+                        "default: [receiver] listen)")
+    parser.add_argument("--output", metavar="URL",
+                        help="udp://HOST:PORT, file://PATH or - (stdout) "
+                        "(default: [receiver] output)")
+    parser.add_argument("--latency-ms", type=int, metavar="N", help="playout latency")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
+    parser.add_argument("--stats-json", metavar="FILE|-",
+                        help="write one stats snapshot per interval as JSON lines")
+    parser.add_argument("--stats-interval-ms", type=int, metavar="MS",
+                        help="stats interval (default: [telemetry] interval_ms)")
+    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.set_defaults(run=run)
+
+
+def build(args: argparse.Namespace, host: PluginHost) -> ReceiverRuntime:
+    """Resolve flags and config into a ready runtime."""
+    config = load_config(args.config, host=host)
+    receiver = override(config.receiver, {
+        "output": ("--output", args.output),
+        "latency_ms": ("--latency-ms", args.latency_ms),
+    })
+    check_duration(args.duration)
+    interval = args.stats_interval_ms or config.telemetry.interval_ms
+    check_stats_interval(interval)
+    listen = [parse_listen_url(url) for url in (args.listen or receiver.listen)]
+    seen = set()
+    for endpoint in listen:
+        if (endpoint.host, endpoint.port) in seen:
+            raise RistbondError(f"--listen rist://@{endpoint.host}:{endpoint.port} is given twice")
+        seen.add((endpoint.host, endpoint.port))
+    output_url = parse_stream_url(receiver.output, "output")
+    if output_url.kind == "stdio" and args.stats_json == "-":
+        raise RistbondError("--output - and --stats-json - both want stdout; send one to a file")
+    settings = ReceiverSettings(latency_ms=receiver.latency_ms,
+                                max_buffer_packets=receiver.max_buffer_packets)
+    plan = ReceiverPlan(settings=settings, listen=listen, output_url=output_url,
+                        stats_json=args.stats_json, stats_interval_ms=interval,
+                        duration_s=args.duration)
+    transport = create_transport(host, config.transport.name, config.transport.options)
+    try:
+        exporters = create_exporters(host, config.telemetry)
+    except BaseException:
+        transport.close()
+        raise
+    return ReceiverRuntime(plan, host, transport, exporters)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Receive until SIGINT/SIGTERM or ``--duration``."""
+    host = PluginHost.discover()
+    return build(args, host).run()

@@ -1,0 +1,161 @@
+"""The receiver's real-time loop: transport → ReceiverEngine → output, RTCP back out.
+
+Released payloads are written as the engine hands them over (already paced by the
+sender's timestamps plus the latency). On the first SIGINT/SIGTERM, or when the
+duration ends, the loop keeps going until the buffer is empty or one latency has
+passed, so the tail of the stream is not cut off; a second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ristbond_core.contracts import TelemetryExporter
+from ristbond_core.engine.common import NS_PER_MS, NS_PER_S
+from ristbond_core.engine.receiver import ReceiverEngine, ReceiverSettings
+from ristbond_core.events import LinkStateChanged
+from ristbond_core.plugins import PluginHost
+from ristbond_core.runtime.clock import now_ns, process_clock
+from ristbond_core.runtime.meter import StreamMeter
+from ristbond_core.runtime.outputs import Output, open_output
+from ristbond_core.runtime.report import ConsoleView, StatsJsonWriter, final_line
+from ristbond_core.runtime.signals import SignalFlags
+from ristbond_core.runtime.transport_api import ListenEndpoint, RuntimeTransport
+from ristbond_core.runtime.urls import StreamUrl
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_NS = 50 * NS_PER_MS
+
+
+@dataclass(slots=True)
+class ReceiverPlan:
+    """Everything ``ristbond receive`` resolved from its flags and config file."""
+
+    settings: ReceiverSettings
+    listen: list[ListenEndpoint]
+    output_url: StreamUrl
+    stats_json: str | None = None
+    stats_interval_ms: int = 1000
+    duration_s: float | None = None
+
+
+class ReceiverRuntime:
+    """Drives one ReceiverEngine with real sockets until stopped."""
+
+    def __init__(self, plan: ReceiverPlan, host: PluginHost, transport: RuntimeTransport,
+                 exporters: Sequence[TelemetryExporter] = ()) -> None:
+        self.plan = plan
+        self.host = host
+        self.transport = transport
+        self.engine = ReceiverEngine(plan.settings, ntp_clock=process_clock(), now_ns=now_ns())
+        self.meter = StreamMeter()
+        self.output: Output | None = None
+        self.stats_out: StatsJsonWriter | None = None
+        self.view = ConsoleView()
+        self.exporters: list[TelemetryExporter] = list(exporters)
+
+    def run(self) -> int:
+        """Listen, deliver, and stop on a signal or at the end of the duration."""
+        try:
+            return self._run()
+        except BaseException:
+            self.close()
+            raise
+
+    def _run(self) -> int:
+        for endpoint in self.plan.listen:
+            self.transport.listen(endpoint)
+        self.output = open_output(self.plan.output_url)
+        if self.plan.stats_json:
+            self.stats_out = StatsJsonWriter(self.plan.stats_json)
+        start = now_ns()
+        interval_ns = self.plan.stats_interval_ms * NS_PER_MS
+        next_stats = start + interval_ns
+        end = start + int(self.plan.duration_s * NS_PER_S) if self.plan.duration_s else None
+        drain_until: int | None = None
+        reason = "stopped"
+        with SignalFlags() as signals:
+            while True:
+                now = now_ns()
+                if signals.stop_requests > 1:
+                    break
+                if drain_until is None and (signals.stop_requests or
+                                            (end is not None and now >= end)):
+                    reason = signals.stop_signal or "duration"
+                    drain_until = now + self.plan.settings.latency_ms * NS_PER_MS
+                if drain_until is not None and (now >= drain_until or
+                                                self.engine.buffered_packets == 0):
+                    break
+                self._step(signals, now, next_stats)
+                now = now_ns()
+                if now >= next_stats:
+                    self._snapshot(now)
+                    next_stats = max(next_stats + interval_ns, now)
+        self._finish(reason)
+        return 0
+
+    def _step(self, signals: SignalFlags, now: int, next_stats: int) -> None:
+        assert self.output is not None
+        wake = [now + MAX_WAIT_NS, next_stats]
+        deadline = self.engine.next_deadline()
+        if deadline is not None:
+            wake.append(deadline)
+        timeout = max(0, min(wake) - now) / NS_PER_S
+        ready, _, _ = select.select([signals.fileno(), *self.transport.filenos()], [], [],
+                                    timeout)
+        if signals.fileno() in ready:
+            signals.drain()
+        for datagram in self.transport.receive(0.0):
+            self.engine.receive_datagram(datagram.link_id, datagram.data, datagram.received_ns)
+        now = now_ns()
+        self.engine.on_deadline(now)
+        payloads = self.engine.pop_output()
+        for payload in payloads:
+            self.meter.add(payload)
+            self.output.write(payload)
+        if payloads:
+            self.output.flush()
+        for out in self.engine.datagrams_to_send(now):
+            self.transport.send(out.link_id, out.channel, out.data)
+        for event in self.engine.drain_events():
+            if isinstance(event, LinkStateChanged):
+                self.host.notify_link_state_changed(event)
+
+    def _snapshot(self, now: int) -> dict[str, Any]:
+        snapshot = self.engine.stats(now)
+        snapshot["transport"] = self.transport.stats()
+        if self.stats_out is not None:
+            self.stats_out.write(snapshot)
+        for exporter in self.exporters:
+            try:
+                exporter.export(snapshot)
+            except Exception:  # an exporter must never stop the stream
+                log.exception("telemetry exporter %r failed", exporter)
+        self.host.notify_stats_snapshot(snapshot)
+        self.view.show(snapshot)
+        return snapshot
+
+    def _finish(self, reason: str) -> None:
+        snapshot = self._snapshot(now_ns())
+        print(final_line("receiver", reason, snapshot, self.meter, self.transport.stats()),
+              file=sys.stderr, flush=True)
+        self.close()
+
+    def close(self) -> None:
+        """Flush and close the output, the sockets and the stats file."""
+        if self.output is not None:
+            self.output.close()
+            self.output = None
+        self.transport.close()
+        if self.stats_out is not None:
+            self.stats_out.close()
+            self.stats_out = None
+        for exporter in self.exporters:
+            exporter.close()
+        self.exporters = []

@@ -1,0 +1,237 @@
+"""The sender's real-time loop: input → SenderEngine → transport, RTCP back in.
+
+One ``select`` waits on the transport's sockets, a readable input and the signal
+wake-up; its timeout is the earliest of the engine's ``next_deadline()``, a paced
+input's next chunk and the next stats snapshot. Every batch is bounded, so a flood on
+one socket cannot starve timers or the other sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import select
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ristbond_core.config.load import load_config
+from ristbond_core.config.models import LinkConfig
+from ristbond_core.contracts import Scheduler, TelemetryExporter
+from ristbond_core.engine.common import NS_PER_MS, NS_PER_S
+from ristbond_core.engine.sender import SenderEngine, SenderSettings
+from ristbond_core.errors import RistbondError
+from ristbond_core.events import LinkStateChanged
+from ristbond_core.plugins import PluginHost
+from ristbond_core.runtime.backends import merge_links
+from ristbond_core.runtime.clock import now_ns, process_clock
+from ristbond_core.runtime.inputs import Input, open_input
+from ristbond_core.runtime.meter import StreamMeter
+from ristbond_core.runtime.report import ConsoleView, StatsJsonWriter, final_line
+from ristbond_core.runtime.signals import SignalFlags
+from ristbond_core.runtime.transport_api import RuntimeTransport
+from ristbond_core.runtime.urls import StreamUrl, link_endpoint
+
+log = logging.getLogger(__name__)
+
+#: The loop never sleeps longer than this, whatever the deadlines say.
+MAX_WAIT_NS = 50 * NS_PER_MS
+#: Input datagrams handed to the engine per loop iteration at most.
+INPUT_BATCH = 256
+
+
+@dataclass(slots=True)
+class SenderPlan:
+    """Everything ``ristbond send`` resolved from its flags and config file."""
+
+    settings: SenderSettings
+    input_url: StreamUrl
+    bitrate_kbps: int
+    links: dict[str, LinkConfig]
+    pacing: str = "bitrate"
+    cli_links: list[LinkConfig] = field(default_factory=list)
+    config_path: Path | None = None
+    stats_json: str | None = None
+    stats_interval_ms: int = 1000
+    duration_s: float | None = None
+
+
+class SenderRuntime:
+    """Drives one SenderEngine with real sockets until stopped."""
+
+    def __init__(self, plan: SenderPlan, host: PluginHost, scheduler: Scheduler,
+                 transport: RuntimeTransport,
+                 exporters: Sequence[TelemetryExporter] = ()) -> None:
+        self.plan = plan
+        self.host = host
+        self.transport = transport
+        start = now_ns()
+        self.engine = SenderEngine(plan.settings, scheduler, ntp_clock=process_clock(),
+                                   now_ns=start, rng=random.Random(secrets.randbits(64)))
+        self.meter = StreamMeter()
+        self.links: dict[str, LinkConfig] = {}
+        self.input: Input | None = None
+        self.stats_out = StatsJsonWriter(plan.stats_json) if plan.stats_json else None
+        self.view = ConsoleView()
+        self.exporters: list[TelemetryExporter] = list(exporters)
+
+    # -- links ------------------------------------------------------------------------
+
+    def attach(self, link: LinkConfig, now: int) -> None:
+        """Open a link's sockets and add it to the bond."""
+        self.transport.open_link(link_endpoint(link))
+        self.engine.add_link(link.id, now, weight=link.weight)
+        self.links[link.id] = link
+
+    def detach(self, link_id: str, now: int) -> None:
+        """Take a link out of the bond and close its sockets."""
+        self.engine.remove_link(link_id, now)
+        self.transport.close_link(link_id)
+        del self.links[link_id]
+
+    def reload_links(self, now: int) -> None:
+        """SIGHUP: make the link set match the config file's ``[[links]]`` (+ ``--link``)."""
+        if self.plan.config_path is None:
+            log.warning("SIGHUP ignored: no --config file to re-read links from")
+            return
+        try:
+            config = load_config(self.plan.config_path, host=self.host)
+        except RistbondError as exc:
+            print(f"ristbond send: reload failed, keeping the current links: {exc}",
+                  file=sys.stderr)
+            return
+        wanted = merge_links(config.links, self.plan.cli_links)
+        for link_id in [i for i, old in self.links.items()
+                        if i not in wanted or _moved(old, wanted[i])]:
+            self.detach(link_id, now)
+        for link_id, link in wanted.items():
+            if link_id in self.links:
+                if self.links[link_id].weight != link.weight:
+                    self.engine.set_weight(link_id, link.weight)
+                    self.links[link_id] = link
+                continue
+            try:
+                self.attach(link, now)
+            except RistbondError as exc:
+                print(f"ristbond send: cannot add link {link_id!r}: {exc}", file=sys.stderr)
+        print(f"ristbond send: links now {', '.join(self.links) or 'none'}", file=sys.stderr)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until a signal, the duration or the end of a finite input (+ a grace time)."""
+        try:
+            return self._run()
+        except BaseException:
+            self.close()
+            raise
+
+    def _run(self) -> int:
+        start = now_ns()
+        for link in self.plan.links.values():
+            self.attach(link, start)
+        self.input = open_input(self.plan.input_url, bitrate_kbps=self.plan.bitrate_kbps,
+                                payload_bytes=self.plan.settings.payload_bytes, now_ns=start,
+                                pacing=self.plan.pacing)
+        interval_ns = self.plan.stats_interval_ms * NS_PER_MS
+        next_stats = start + interval_ns
+        end = start + int(self.plan.duration_s * NS_PER_S) if self.plan.duration_s else None
+        # After the input ends, keep answering NACKs for one latency.
+        linger_ns = self.plan.settings.latency_ms * NS_PER_MS
+        input_open = True
+        reason = "stopped"
+        with SignalFlags() as signals:
+            while True:
+                now = now_ns()
+                if signals.stop_requests:
+                    reason = signals.stop_signal or "signal"
+                    break
+                if signals.reload_pending:
+                    signals.reload_pending = False
+                    self.reload_links(now)
+                if input_open and ((end is not None and now >= end) or self.input.finished):
+                    input_open = False
+                    reason = "end of input" if self.input.finished else "duration"
+                    end = now + linger_ns
+                elif not input_open and end is not None and now >= end:
+                    break
+                self._step(signals, now, input_open, next_stats, end)
+                now = now_ns()
+                if now >= next_stats:
+                    self._snapshot(now)
+                    next_stats = max(next_stats + interval_ns, now)
+        self._finish(reason)
+        return 0
+
+    def _step(self, signals: SignalFlags, now: int, input_open: bool, next_stats: int,
+              end: int | None) -> None:
+        assert self.input is not None
+        wake = [now + MAX_WAIT_NS, next_stats]
+        for deadline in (self.engine.next_deadline(), end,
+                         self.input.next_ready_ns() if input_open else None):
+            if deadline is not None:
+                wake.append(deadline)
+        timeout = max(0, min(wake) - now) / NS_PER_S
+        readers = [signals.fileno(), *self.transport.filenos()]
+        input_fd = self.input.fileno() if input_open else None
+        if input_fd is not None:
+            readers.append(input_fd)
+        ready, _, _ = select.select(readers, [], [], timeout)
+        if signals.fileno() in ready:
+            signals.drain()
+        for datagram in self.transport.receive(0.0):
+            self.engine.receive_datagram(datagram.link_id, datagram.data, datagram.received_ns)
+        now = now_ns()
+        if input_open and (input_fd is None or input_fd in ready):
+            for payload in self.input.read(now, INPUT_BATCH):
+                self.meter.add(payload)
+                self.engine.send_payload(payload, now)
+        self.engine.on_deadline(now)
+        for out in self.engine.datagrams_to_send(now):
+            self.transport.send(out.link_id, out.channel, out.data)
+        for event in self.engine.drain_events():
+            if isinstance(event, LinkStateChanged):
+                log.info("link %s: %s -> %s (%s)", event.link_id, event.old.value,
+                         event.new.value, event.reason)
+                self.host.notify_link_state_changed(event)
+
+    def _snapshot(self, now: int) -> dict[str, Any]:
+        snapshot = self.engine.stats(now)
+        snapshot["transport"] = self.transport.stats()
+        if self.stats_out is not None:
+            self.stats_out.write(snapshot)
+        for exporter in self.exporters:
+            try:
+                exporter.export(snapshot)
+            except Exception:  # an exporter must never stop the stream
+                log.exception("telemetry exporter %r failed", exporter)
+        self.host.notify_stats_snapshot(snapshot)
+        self.view.show(snapshot)
+        return snapshot
+
+    def _finish(self, reason: str) -> None:
+        snapshot = self._snapshot(now_ns())
+        print(final_line("sender", reason, snapshot, self.meter, self.transport.stats()),
+              file=sys.stderr, flush=True)
+        self.close()
+
+    def close(self) -> None:
+        """Release the input, the sockets and the stats file."""
+        if self.input is not None:
+            self.input.close()
+        self.transport.close()
+        if self.stats_out is not None:
+            self.stats_out.close()
+            self.stats_out = None
+        for exporter in self.exporters:
+            exporter.close()
+        self.exporters = []
+
+
+def _moved(old: LinkConfig, new: LinkConfig) -> bool:
+    """Whether a link's sockets must be reopened (address, interface or options changed)."""
+    return (old.url, old.interface, old.source, old.options) != \
+        (new.url, new.interface, new.source, new.options)

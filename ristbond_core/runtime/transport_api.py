@@ -1,0 +1,76 @@
+"""What the runtime needs from a datagram transport beyond ``DatagramTransport``.
+
+The core's ``DatagramTransport`` protocol only moves datagrams. A runtime also has to
+open and close links while the stream runs, listen on receiver ports and wait on the
+transport's sockets together with its input in one ``select``; a transport plugin
+that wants to be driven by ``ristbond send``/``receive`` implements this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ristbond_core.contracts import Channel, ReceivedDatagram
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEndpoint:
+    """One sender link: the receiver's RTP address and where the link leaves from.
+
+    RTCP goes to ``port + 1``. ``interface`` binds the sockets to a device
+    (SO_BINDTODEVICE); ``source`` binds them to a local address.
+    """
+
+    link_id: str
+    host: str
+    port: int
+    interface: str | None = None
+    source: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ListenEndpoint:
+    """One receiver listening address: RTP on ``port``, RTCP on ``port + 1``."""
+
+    host: str
+    port: int
+
+
+@runtime_checkable
+class RuntimeTransport(Protocol):
+    """A datagram transport the real-time loop can drive."""
+
+    def open_link(self, endpoint: LinkEndpoint) -> None:
+        """Create a sender link's sockets; raise ``RistbondError`` when impossible."""
+        ...
+
+    def close_link(self, link_id: str) -> None:
+        """Close a sender link's sockets (unknown ids are ignored)."""
+        ...
+
+    def listen(self, endpoint: ListenEndpoint) -> None:
+        """Open a receiver's RTP/RTCP socket pair; raise ``RistbondError`` when impossible."""
+        ...
+
+    def filenos(self) -> Sequence[int]:
+        """Every socket to wait on; changes when links open or close."""
+        ...
+
+    def send(self, link_id: str, channel: Channel, data: bytes) -> None:
+        """Send one datagram on ``link_id``'s ``channel`` socket."""
+        ...
+
+    def receive(self, timeout_s: float) -> Sequence[ReceivedDatagram]:
+        """Wait up to ``timeout_s`` (0: do not wait) and return whatever arrived."""
+        ...
+
+    def stats(self) -> dict[str, int]:
+        """Cumulative socket counters (errors, datagrams, bytes)."""
+        ...
+
+    def close(self) -> None:
+        """Release every socket."""
+        ...
