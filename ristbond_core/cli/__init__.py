@@ -21,6 +21,7 @@ from types import ModuleType
 from ristbond_core import __version__
 from ristbond_core.config.redact import redact_text
 from ristbond_core.errors import ConfigError, RistbondError
+from ristbond_core.telemetry.logs import configure_logging
 
 EXIT_USAGE = 2
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ristbond {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-json", action="store_true", help="log as JSON lines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for command in command_modules():
@@ -52,10 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="ristbond: %(levelname)s: %(message)s",
-    )
+    # One redacting handler: secrets never reach the log, text or JSON lines.
+    configure_logging(logging.DEBUG if args.verbose else logging.WARNING, json_lines=args.log_json)
     try:
         code: int = args.run(args)
     except ConfigError as exc:

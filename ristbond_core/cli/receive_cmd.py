@@ -10,10 +10,12 @@ from ristbond_core.config.load import load_config
 from ristbond_core.engine.receiver import ReceiverSettings
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
-from ristbond_core.runtime.backends import create_exporters, create_transport
+from ristbond_core.runtime.backends import create_transport
 from ristbond_core.runtime.options import check_duration, check_stats_interval, override
 from ristbond_core.runtime.receiver import ReceiverPlan, ReceiverRuntime
+from ristbond_core.runtime.report import start_health
 from ristbond_core.runtime.urls import parse_listen_url, parse_stream_url
+from ristbond_core.telemetry.dispatch import build_dispatcher
 
 
 def add_parser(sub: Any) -> None:
@@ -64,12 +66,17 @@ def build(args: argparse.Namespace, host: PluginHost) -> ReceiverRuntime:
                         stats_json=args.stats_json, stats_interval_ms=interval,
                         duration_s=args.duration)
     transport = create_transport(host, config.transport.name, config.transport.options)
+    telemetry = None
     try:
-        exporters = create_exporters(host, config.telemetry)
+        telemetry = build_dispatcher(host, config.telemetry)
+        health = start_health(config.telemetry.health, telemetry)
     except BaseException:
+        if telemetry is not None:
+            telemetry.close(timeout_s=1.0)
         transport.close()
         raise
-    return ReceiverRuntime(plan, host, transport, exporters)
+    return ReceiverRuntime(plan, host, transport,
+                          telemetry=telemetry, health=health)
 
 
 def run(args: argparse.Namespace) -> int:

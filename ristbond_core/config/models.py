@@ -116,6 +116,19 @@ class TelemetrySection(Section):
     exporters: list[str] = Field(default_factory=list)
     interval_ms: int = Field(1000, ge=100, le=60_000)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    health: str | None = Field(
+        None, description="HOST:PORT serving /healthz, /readyz and /metrics (keep it on loopback)"
+    )
+
+    @field_validator("health")
+    @classmethod
+    def _health_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("expected HOST:PORT, e.g. \"127.0.0.1:8080\"")
+        return value
 
 
 class RistbondConfig(Section):

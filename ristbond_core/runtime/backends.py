@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ristbond_core.config.models import LinkConfig, TelemetrySection
-from ristbond_core.contracts import TelemetryExporter
+from ristbond_core.config.models import LinkConfig
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.transport_api import RuntimeTransport
@@ -36,22 +35,3 @@ def merge_links(config_links: Sequence[LinkConfig],
     merged = {link.id: link for link in config_links}
     merged.update((link.id, link) for link in cli_links)
     return merged
-
-
-def create_exporters(host: PluginHost, telemetry: TelemetrySection) -> list[TelemetryExporter]:
-    """The ``[telemetry] exporters`` the config names, each built with its own options."""
-    exporters: list[TelemetryExporter] = []
-    try:
-        for index, name in enumerate(telemetry.exporters):
-            validated = host.validate_options(
-                "telemetry", name, telemetry.options.get(name, {}),
-                f"telemetry.exporters[{index}]", f"telemetry.options.{name}",
-            )
-            backend = host.telemetry.get(name)
-            assert backend is not None  # validate_options required it
-            exporters.append(backend.factory(validated))
-    except BaseException:
-        for exporter in exporters:
-            exporter.close()
-        raise
-    return exporters

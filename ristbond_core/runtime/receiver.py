@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 import select
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ristbond_core.contracts import TelemetryExporter
 from ristbond_core.engine.common import NS_PER_MS, NS_PER_S
 from ristbond_core.engine.receiver import ReceiverEngine, ReceiverSettings
 from ristbond_core.events import LinkStateChanged
@@ -23,10 +21,12 @@ from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.clock import now_ns, process_clock
 from ristbond_core.runtime.meter import StreamMeter
 from ristbond_core.runtime.outputs import Output, open_output
-from ristbond_core.runtime.report import ConsoleView, StatsJsonWriter, final_line
+from ristbond_core.runtime.report import SnapshotPublisher, StatsJsonWriter, final_line
 from ristbond_core.runtime.signals import SignalFlags
 from ristbond_core.runtime.transport_api import ListenEndpoint, RuntimeTransport
 from ristbond_core.runtime.urls import StreamUrl
+from ristbond_core.telemetry.dispatch import TelemetryDispatcher
+from ristbond_core.telemetry.health import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +49,15 @@ class ReceiverRuntime:
     """Drives one ReceiverEngine with real sockets until stopped."""
 
     def __init__(self, plan: ReceiverPlan, host: PluginHost, transport: RuntimeTransport,
-                 exporters: Sequence[TelemetryExporter] = ()) -> None:
+                 *, telemetry: TelemetryDispatcher | None = None,
+                 health: HealthServer | None = None) -> None:
         self.plan = plan
         self.host = host
         self.transport = transport
         self.engine = ReceiverEngine(plan.settings, ntp_clock=process_clock(), now_ns=now_ns())
         self.meter = StreamMeter()
         self.output: Output | None = None
-        self.stats_out: StatsJsonWriter | None = None
-        self.view = ConsoleView()
-        self.exporters: list[TelemetryExporter] = list(exporters)
+        self.publisher = SnapshotPublisher(host, telemetry, health)
 
     def run(self) -> int:
         """Listen, deliver, and stop on a signal or at the end of the duration."""
@@ -73,7 +72,7 @@ class ReceiverRuntime:
             self.transport.listen(endpoint)
         self.output = open_output(self.plan.output_url)
         if self.plan.stats_json:
-            self.stats_out = StatsJsonWriter(self.plan.stats_json)
+            self.publisher.stats_out = StatsJsonWriter(self.plan.stats_json)
         start = now_ns()
         interval_ns = self.plan.stats_interval_ms * NS_PER_MS
         next_stats = start + interval_ns
@@ -130,15 +129,7 @@ class ReceiverRuntime:
     def _snapshot(self, now: int) -> dict[str, Any]:
         snapshot = self.engine.stats(now)
         snapshot["transport"] = self.transport.stats()
-        if self.stats_out is not None:
-            self.stats_out.write(snapshot)
-        for exporter in self.exporters:
-            try:
-                exporter.export(snapshot)
-            except Exception:  # an exporter must never stop the stream
-                log.exception("telemetry exporter %r failed", exporter)
-        self.host.notify_stats_snapshot(snapshot)
-        self.view.show(snapshot)
+        self.publisher.publish(snapshot)
         return snapshot
 
     def _finish(self, reason: str) -> None:
@@ -153,9 +144,4 @@ class ReceiverRuntime:
             self.output.close()
             self.output = None
         self.transport.close()
-        if self.stats_out is not None:
-            self.stats_out.close()
-            self.stats_out = None
-        for exporter in self.exporters:
-            exporter.close()
-        self.exporters = []
+        self.publisher.close()

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from ristbond_core.errors import RistbondError
+from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.meter import StreamMeter
+from ristbond_core.telemetry.dispatch import TelemetryDispatcher
+from ristbond_core.telemetry.health import HealthServer
 
 
 class StatsJsonWriter:
@@ -117,3 +120,61 @@ def final_line(role: str, reason: str, snapshot: Mapping[str, Any], meter: Strea
             f"lost {flow['lost']}, recovered {flow['recovered']}, duplicates "
             f"{flow['duplicate']}, late {flow['late']}, socket errors {errors}; "
             f"links {len(snapshot['links'])}")
+
+
+class SnapshotPublisher:
+    """Where each stats snapshot goes: the stats file, the telemetry exporters (through a
+    dispatcher that never blocks the data path), the plugins observing snapshots, and
+    the console view."""
+
+    def __init__(
+        self,
+        host: PluginHost,
+        telemetry: TelemetryDispatcher | None,
+        health: HealthServer | None = None,
+    ) -> None:
+        self.host = host
+        self.telemetry = telemetry
+        self.health = health
+        self.stats_out: StatsJsonWriter | None = None
+        self.view = ConsoleView()
+
+    def publish(self, snapshot: Mapping[str, Any]) -> None:
+        """Hand ``snapshot`` to every consumer; none of them may stop the stream."""
+        if self.stats_out is not None:
+            self.stats_out.write(snapshot)
+        if self.telemetry is not None:
+            self.telemetry.dispatch(snapshot)
+        if self.health is not None:
+            self.health.update(snapshot)
+        self.host.notify_stats_snapshot(snapshot)
+        self.view.show(snapshot)
+
+    def close(self) -> None:
+        """Close the stats file and flush the exporters (at most a couple of seconds)."""
+        if self.stats_out is not None:
+            self.stats_out.close()
+            self.stats_out = None
+        if self.telemetry is not None:
+            self.telemetry.close(timeout_s=2.0)
+            self.telemetry = None
+        if self.health is not None:
+            self.health.close()
+            self.health = None
+
+
+def start_health(address: str | None, telemetry: TelemetryDispatcher | None) -> HealthServer | None:
+    """Start the health endpoint ``[telemetry] health`` names, serving ``/metrics`` from
+    the ``otel`` exporter's Prometheus text when that exporter is configured."""
+    if address is None:
+        return None
+    host, _, port = address.rpartition(":")
+    metrics = None
+    otel = telemetry.exporter("otel") if telemetry is not None else None
+    render = getattr(otel, "render_prometheus", None)
+    if callable(render):
+        metrics = render
+    server = HealthServer(host.strip("[]"), int(port), metrics=metrics)
+    server.start()
+    print(f"ristbond: health endpoint on {server.url}/healthz", file=sys.stderr, flush=True)
+    return server

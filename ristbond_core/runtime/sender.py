@@ -13,14 +13,13 @@ import random
 import secrets
 import select
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ristbond_core.config.load import load_config
 from ristbond_core.config.models import LinkConfig
-from ristbond_core.contracts import Scheduler, TelemetryExporter
+from ristbond_core.contracts import Scheduler
 from ristbond_core.engine.common import NS_PER_MS, NS_PER_S
 from ristbond_core.engine.sender import SenderEngine, SenderSettings
 from ristbond_core.errors import RistbondError
@@ -30,10 +29,12 @@ from ristbond_core.runtime.backends import merge_links
 from ristbond_core.runtime.clock import now_ns, process_clock
 from ristbond_core.runtime.inputs import Input, open_input
 from ristbond_core.runtime.meter import StreamMeter
-from ristbond_core.runtime.report import ConsoleView, StatsJsonWriter, final_line
+from ristbond_core.runtime.report import SnapshotPublisher, StatsJsonWriter, final_line
 from ristbond_core.runtime.signals import SignalFlags
 from ristbond_core.runtime.transport_api import RuntimeTransport
 from ristbond_core.runtime.urls import StreamUrl, link_endpoint
+from ristbond_core.telemetry.dispatch import TelemetryDispatcher
+from ristbond_core.telemetry.health import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ class SenderRuntime:
 
     def __init__(self, plan: SenderPlan, host: PluginHost, scheduler: Scheduler,
                  transport: RuntimeTransport,
-                 exporters: Sequence[TelemetryExporter] = ()) -> None:
+                 *, telemetry: TelemetryDispatcher | None = None,
+                 health: HealthServer | None = None) -> None:
         self.plan = plan
         self.host = host
         self.transport = transport
@@ -74,9 +76,9 @@ class SenderRuntime:
         self.meter = StreamMeter()
         self.links: dict[str, LinkConfig] = {}
         self.input: Input | None = None
-        self.stats_out = StatsJsonWriter(plan.stats_json) if plan.stats_json else None
-        self.view = ConsoleView()
-        self.exporters: list[TelemetryExporter] = list(exporters)
+        self.publisher = SnapshotPublisher(host, telemetry, health)
+        if plan.stats_json:
+            self.publisher.stats_out = StatsJsonWriter(plan.stats_json)
 
     # -- links ------------------------------------------------------------------------
 
@@ -201,15 +203,7 @@ class SenderRuntime:
     def _snapshot(self, now: int) -> dict[str, Any]:
         snapshot = self.engine.stats(now)
         snapshot["transport"] = self.transport.stats()
-        if self.stats_out is not None:
-            self.stats_out.write(snapshot)
-        for exporter in self.exporters:
-            try:
-                exporter.export(snapshot)
-            except Exception:  # an exporter must never stop the stream
-                log.exception("telemetry exporter %r failed", exporter)
-        self.host.notify_stats_snapshot(snapshot)
-        self.view.show(snapshot)
+        self.publisher.publish(snapshot)
         return snapshot
 
     def _finish(self, reason: str) -> None:
@@ -223,12 +217,7 @@ class SenderRuntime:
         if self.input is not None:
             self.input.close()
         self.transport.close()
-        if self.stats_out is not None:
-            self.stats_out.close()
-            self.stats_out = None
-        for exporter in self.exporters:
-            exporter.close()
-        self.exporters = []
+        self.publisher.close()
 
 
 def _moved(old: LinkConfig, new: LinkConfig) -> bool:
