@@ -57,6 +57,8 @@ STATS_SCHEMA_VERSION = 1
 TS_PACKET = 188
 #: Feedback arrives every RTCP interval (100 ms); three missed in a row is suspicious.
 SILENT_FEEDBACK_MS = 350.0
+#: Shortest pause in the input before the last packet is probed again.
+TAIL_PROBE_MIN_MS = 20.0
 #: Above this share of its capacity estimate a link is a poor choice for retransmissions.
 HEADROOM_SHARE = 0.85
 SEQ_MASK = 0xFFFF
@@ -95,6 +97,7 @@ class SenderCounters:
     retransmitted: int = 0
     retransmit_too_late: int = 0
     retransmit_budget_exhausted: int = 0
+    tail_probes: int = 0
     malformed: int = 0
     rtcp_received: int = 0
 
@@ -155,6 +158,8 @@ class SenderEngine(EngineOutbox):
         self._snapshot_seq = 0
         self._buffer = bytearray(RTP_HEADER_SIZE + 65_536)
         self.timing: TimingPlan = derive_timing(settings.latency_ms, None)
+        self._last_packet: tuple[int, int] | None = None  # (extended seq, sent at)
+        self._tail_probed = False
 
     # -- links ------------------------------------------------------------------------
 
@@ -232,6 +237,8 @@ class SenderEngine(EngineOutbox):
             self._emit_rtp(link, datagram, len(payload), now_ns)
         self.counters.packets += 1
         self.store.add(ext, StoredPacket(payload, timestamp, now_ns, first_link))
+        self._last_packet = (ext, now_ns)
+        self._tail_probed = False
 
     def _rtp(self, ext: int, timestamp: int, ssrc: int, payload: bytes) -> bytes:
         size = RTP_HEADER_SIZE + len(payload)
@@ -353,6 +360,36 @@ class SenderEngine(EngineOutbox):
             self.counters.retransmitted += 1
             self._emit(Retransmitted(ext, best.link_id, packet.link_id, now_ns))
 
+    def _tail_probe_at(self) -> int | None:
+        """When the tail probe is due: input paused for two RTTs after the last packet."""
+        if self._last_packet is None or self._tail_probed:
+            return None
+        wait_ms = max(TAIL_PROBE_MIN_MS, 2.0 * self.timing.rtt_ms)
+        return self._last_packet[1] + int(wait_ms * NS_PER_MS)
+
+    def _probe_tail(self, now_ns: int) -> None:
+        """Resend the last packet once after input paused (a tail loss probe).
+
+        A lost last packet is invisible to the receiver: no later packet reveals the
+        gap, so no NACK will ever ask for it. One copy on another link (a harmless
+        duplicate when the original arrived) closes that hole at the end of a stream
+        or before a pause in the input.
+        """
+        due = self._tail_probe_at()
+        if due is None or now_ns < due or self._last_packet is None:
+            return
+        self._tail_probed = True
+        ext = self._last_packet[0]
+        packet = self.store.get(ext)
+        if packet is None:
+            return
+        link = self._best_link(now_ns, avoid={packet.link_id})
+        if link is None:
+            return
+        datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload)
+        self._emit_rtp(link, datagram, len(packet.payload), now_ns)
+        self.counters.tail_probes += 1
+
     def _attribute_loss(self, ext: int, packet: StoredPacket, now_ns: int) -> None:
         """Charge the loss to the link that carried the attempt the receiver missed.
 
@@ -453,6 +490,9 @@ class SenderEngine(EngineOutbox):
     def next_deadline(self) -> int | None:
         """The earliest instant ``on_deadline`` has work to do."""
         deadlines = [link.next_rtcp_ns for link in self.links.values()]
+        tail = self._tail_probe_at()
+        if tail is not None:
+            deadlines.append(tail)
         deadlines.extend(
             d for link in self.links.values() if (d := link.lifecycle.next_deadline()) is not None
         )
@@ -464,6 +504,7 @@ class SenderEngine(EngineOutbox):
                 if (s := link.estimator.rtt.srtt_ms) is not None]
         self.timing = derive_timing(self.settings.latency_ms, min(rtts) if rtts else None)
         self.store.expire(now_ns, int(self.timing.retransmit_store_ms * NS_PER_MS))
+        self._probe_tail(now_ns)
         for link in self.links.values():
             before = link.lifecycle.state
             link.lifecycle.on_deadline(now_ns)

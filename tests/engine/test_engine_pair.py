@@ -256,3 +256,19 @@ def test_late_packets_after_a_silence_are_not_played_twice() -> None:
     assert flow["flow_resets"] == first["flow_resets"] == 0
     assert flow["late"] == first["late"] + 16
     assert flow["lost"] == 0
+
+
+def test_a_lost_last_packet_is_recovered_by_the_tail_probe() -> None:
+    # Nothing after the last packet reveals its loss, so no NACK can ask for it; the
+    # sender resends it once the input pauses.
+    links = {"a": LinkModel(delay_ms=10), "b": LinkModel(delay_ms=20)}
+    sim = pair(links, latency_ms=300)
+    end_at = sim.now_ns + 2_000_000_000
+
+    def drop_the_tail(sim: PairSimulation, now_ns: int) -> None:
+        for model in links.values():  # the last few input packets are lost on both links
+            model.loss = 1.0 if end_at - 15_000_000 <= now_ns < end_at + 1_000_000 else 0.0
+
+    result = sim.run(2.0, packets_per_s=500, on_time=drop_the_tail)
+    assert result.output == result.sent
+    assert sim.sender.counters.tail_probes >= 1
