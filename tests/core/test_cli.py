@@ -102,3 +102,16 @@ def test_plugins_json_lists_objects(capsys: pytest.CaptureFixture[str],
     rows = json.loads(capsys.readouterr().out)
     assert any({"name": "jsonl", "kind": "telemetry"}.items() <= row.items() for row in rows)
     assert all({"name", "kind", "distribution", "version"} <= row.keys() for row in rows)
+
+
+def test_config_errors_never_print_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    # An odd port makes the URL invalid, so the error quotes the value back.
+    path.write_text('[[links]]\nid = "a"\nurl = "rist://h:5001?secret=topsecret&aes-type=128"\n')
+    assert main(["config", "check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "links[0].url" in err
+    assert "topsecret" not in err
+    assert "secret=***" in err
