@@ -1,122 +1,54 @@
-"""``ristbond demo``: a bonded stream over three simulated cellular-like links.
+"""``ristbond demo``: a bonded stream over three cellular-like links, with a summary.
 
-The real sender and receiver engines and the chosen scheduler plugin run over
-simulated links (delay, jitter, loss, rate limits, an outage) on a virtual clock, so
-the demo needs no network, finishes in seconds and is the same for the same seed.
+By default it is live: real ``ristbond send`` and ``ristbond receive`` processes on
+loopback with the impairment relay between them (about a minute, a plot at the end).
+``--simulated`` runs the same links on a virtual clock in a few seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import statistics
+import sys
+from pathlib import Path
 from typing import Any
 
-from ristbond_core.engine.receiver import ReceiverSettings
-from ristbond_core.engine.sender import SenderSettings
+from ristbond_core.demo.live import default_plot_path, run_live
+from ristbond_core.demo.simulated import run_simulated
 from ristbond_core.errors import RistbondError
-from ristbond_core.events import LinkStateChanged
 from ristbond_core.plugins import PluginHost
-from ristbond_core.sim.link_model import LinkModel
-from ristbond_core.sim.pair import PairSimulation
-
-PAYLOAD_BYTES = 1316
-
-
-def demo_links() -> dict[str, LinkModel]:
-    """Three links as a field unit sees them: two LTE modems and a WiFi hotspot."""
-    return {
-        "lte-a": LinkModel(delay_ms=35, jitter_ms=10, loss=0.02, rate_bps=6e6, queue_packets=80),
-        "lte-b": LinkModel(delay_ms=60, jitter_ms=25, loss=0.05, rate_bps=3e6, queue_packets=60),
-        "wifi": LinkModel(delay_ms=15, jitter_ms=4, loss=0.01, rate_bps=8e6, queue_packets=100),
-    }
 
 
 def add_parser(sub: Any) -> None:
     """Register the subcommand."""
     parser = sub.add_parser(
-        "demo", help="bond a stream over three simulated cellular-like links and summarise"
+        "demo", help="bond a stream over three cellular-like links and summarise"
     )
     parser.add_argument("--scheduler", default="dwrr", help="scheduler plugin (default dwrr)")
-    parser.add_argument("--duration", type=float, default=30.0, help="simulated seconds")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds of stream (default 40 live, 30 simulated)")
     parser.add_argument("--bitrate-kbps", type=int, default=4000, help="stream bitrate")
     parser.add_argument("--latency-ms", type=int, default=800, help="latency budget")
-    parser.add_argument("--seed", type=int, default=1, help="random seed")
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the impairments")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="where the live demo writes its PNG (default ./ristbond-demo.png)")
+    parser.add_argument("--no-plot", action="store_true", help="do not write a plot")
+    parser.add_argument("--simulated", action="store_true",
+                        help="run on a virtual clock instead of real sockets (seconds, no plot)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the simulation and print what a user wants to know about the bond."""
-    if args.duration <= 0 or args.bitrate_kbps <= 0 or args.latency_ms < 20:
+    """Run the live or the simulated demo."""
+    duration = args.duration if args.duration is not None else (30.0 if args.simulated else 40.0)
+    if duration <= 0 or args.bitrate_kbps <= 0 or args.latency_ms < 20:
         raise RistbondError("demo: --duration and --bitrate-kbps must be > 0 and "
                             "--latency-ms at least 20")
-    host = PluginHost.discover()
-    scheduler = host.create_scheduler(args.scheduler, {}, random.Random(args.seed))
-    links = demo_links()
-    outage_from = args.duration * 0.4
-    outage_to = outage_from + 3.0
-    sim = PairSimulation(
-        links,
-        scheduler,
-        sender=SenderSettings(latency_ms=args.latency_ms),
-        receiver=ReceiverSettings(latency_ms=args.latency_ms),
-        seed=args.seed,
-    )
-    start = sim.now_ns
-
-    def outage(sim: PairSimulation, now_ns: int) -> None:
-        t = (now_ns - start) / 1e9
-        links["lte-b"].up = not outage_from <= t < outage_to
-
-    packets_per_s = args.bitrate_kbps * 1000 / (PAYLOAD_BYTES * 8)
-    print(f"ristbond demo: {args.bitrate_kbps} kbit/s over 3 simulated links, "
-          f"scheduler {args.scheduler!r}, latency {args.latency_ms} ms, "
-          f"{args.duration:g} s (lte-b drops out at {outage_from:g}-{outage_to:g} s)")
-    result = sim.run(args.duration, packets_per_s=packets_per_s, on_time=outage)
-    print(summary(sim, result, start))
-    return 0
-
-
-def summary(sim: PairSimulation, result: Any, start_ns: int) -> str:
-    """The end-of-run report: delivery, ARQ, latency, and each link's part."""
-    received = sim.receiver.stats(sim.now_ns)
-    sent = sim.sender.stats(sim.now_ns)
-    flow = received["flow"]
-    delays = [(o - i) / 1e6 for i, o in zip(result.input_times_ns, result.output_times_ns,
-                                           strict=False)]
-    delivered = len(result.output)
-    intact = result.output == result.sent
-    lines = [
-        "",
-        f"  delivered        {delivered} of {len(result.sent)} packets"
-        f" ({'byte-identical, in order' if intact else 'with losses'})",
-        f"  recovered by ARQ {flow['recovered']} packets"
-        f" ({sent['flow']['retransmitted']} retransmissions)",
-        f"  residual loss    {flow['lost']} packets"
-        f" ({100.0 * flow['lost'] / max(1, len(result.sent)):.3f} %)",
-    ]
-    if delays:
-        quantiles = statistics.quantiles(delays, n=100) if len(delays) > 1 else delays * 99
-        lines.append(f"  output latency   p50 {quantiles[49]:.0f} ms, p95 {quantiles[94]:.0f} ms"
-                     f" (input to output)")
-    total = sum(link["sent_packets"] for link in sent["links"]) or 1
-    lines.append("")
-    lines.append(f"  {'link':8} {'share':>6} {'state':>9} {'rtt ms':>7} {'loss':>6} {'rtx':>5}")
-    for link in sent["links"]:
-        rtt = f"{link['rtt_ms']:.0f}" if link["rtt_ms"] is not None else "-"
-        # Channel loss over the whole run: attempts the receiver NACKed on this link.
-        loss = link["attributed_losses"] / max(1, link["sent_packets"])
-        lines.append(
-            f"  {link['id']:8} {100 * link['sent_packets'] / total:5.1f}% {link['state']:>9}"
-            f" {rtt:>7} {100 * loss:5.1f}% {link['retransmitted']:>5}"
-        )
-    changes = [e for e in result.events if isinstance(e, LinkStateChanged)]
-    if changes:
-        lines.append("")
-        lines.append("  lifecycle:")
-        lines.extend(
-            f"    {(e.at_ns - start_ns) / 1e9:6.2f} s  {e.link_id:6} {e.old.value} -> "
-            f"{e.new.value} ({e.reason})"
-            for e in changes
-        )
-    return "\n".join(lines)
+    PluginHost.discover().require("scheduler", args.scheduler, "--scheduler")
+    if args.simulated:
+        return run_simulated(duration_s=duration, bitrate_kbps=args.bitrate_kbps,
+                             latency_ms=args.latency_ms, scheduler=args.scheduler,
+                             seed=args.seed, out=sys.stdout)
+    plot = None if args.no_plot else (args.plot or default_plot_path())
+    return run_live(duration_s=duration, bitrate_kbps=args.bitrate_kbps,
+                    latency_ms=args.latency_ms, scheduler=args.scheduler, seed=args.seed,
+                    plot=plot, out=sys.stdout)

@@ -707,10 +707,14 @@ class ReceiverEngine(EngineOutbox):
         """Payload bytes waiting for their playout time."""
         return self._buffered_bytes
 
+    def _buffered_ms(self, now_ns: int) -> int:
+        """Media held ahead of the output: the newest buffered packet's release − now."""
+        newest = self._buffer.get(self._highest) if self._highest is not None else None
+        return max(0, (newest[1] - now_ns) // NS_PER_MS) if newest is not None else 0
+
     def stats(self, now_ns: int) -> dict[str, Any]:
         """One snapshot in the versioned stats schema (cumulative counters)."""
         self._snapshot_seq += 1
-        release = self._next_release_ns()
         flow = {
             "ssrc": self._ssrc,
             **{name: getattr(self.counters, name) for name in FlowCounters.__slots__},
@@ -723,7 +727,7 @@ class ReceiverEngine(EngineOutbox):
             "missing_now": len(self.tracker),
             "buffer_packets": len(self._buffer),
             "buffer_bytes": self._buffered_bytes,
-            "buffer_ms": max(0, (release - now_ns) // NS_PER_MS) if release else 0,
+            "buffer_ms": self._buffered_ms(now_ns),
         }
         links = []
         for link in self.links.values():

@@ -420,8 +420,15 @@ class SenderEngine(EngineOutbox):
         carrier = self.links.get(packet.last_link_id)
         if carrier is None:
             return False
-        rto_ms = carrier.estimator.rtt.rto_ms()
-        wait_ms = rto_ms if rto_ms is not None else 1.5 * self._rtt_ms(carrier)
+        rtt = carrier.estimator.rtt
+        if rtt.srtt_ms is not None and rtt.rttvar_ms is not None:
+            # The retransmission's round trip plus some variation; not the full RTO, whose
+            # 4 x RTTVAR (large while the estimate is young) would outlast the receiver's
+            # retries and waste them.
+            wait_ms = rtt.srtt_ms + 2.0 * rtt.rttvar_ms
+        else:
+            wait_ms = 1.5 * self._rtt_ms(carrier)
+        wait_ms = min(wait_ms, self.settings.latency_ms / 4.0)
         return now_ns - packet.last_retransmit_ns < max(5.0, wait_ms) * NS_PER_MS
 
     def _rtt_ms(self, link: _SenderLink) -> float:

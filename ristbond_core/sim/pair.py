@@ -35,7 +35,7 @@ def ts_payload(index: int, size: int = 1316) -> bytes:
     for k in range(size // 188):
         cc = (index * (size // 188) + k) & 0x0F
         header = bytes([0x47, 0x01, 0x00, 0x10 | cc])
-        body = (index.to_bytes(8, "big") + k.to_bytes(2, "big")) * 17
+        body = (index.to_bytes(8, "big") + k.to_bytes(2, "big")) * 19  # ≥ 184 bytes
         packets.append(header + body[:184])
     return b"".join(packets)
 

@@ -7,11 +7,11 @@ import pytest
 from ristbond_core.cli import main
 
 
-def test_the_demo_delivers_everything_through_an_outage(
+def test_the_simulated_demo_delivers_everything_through_an_outage(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RISTBOND_PLUGINS", "core,dwrr,weighted")
-    assert main(["demo", "--duration", "10", "--seed", "3"]) == 0
+    assert main(["demo", "--simulated", "--duration", "10", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "(byte-identical, in order)" in out
     assert "residual loss    0 packets" in out

@@ -272,3 +272,18 @@ def test_a_lost_last_packet_is_recovered_by_the_tail_probe() -> None:
     result = sim.run(2.0, packets_per_s=500, on_time=drop_the_tail)
     assert result.output == result.sent
     assert sim.sender.counters.tail_probes >= 1
+
+
+def test_the_buffer_level_is_the_media_held_ahead_of_the_output() -> None:
+    sim = pair({"a": LinkModel(delay_ms=20)}, latency_ms=300)
+    levels: list[int] = []
+    input_ends = sim.now_ns + 2_000_000_000
+
+    def sample(sim: PairSimulation, now_ns: int) -> None:
+        if sim.receiver.buffered_packets > 100 and now_ns < input_ends:
+            levels.append(sim.receiver.stats(now_ns)["flow"]["buffer_ms"])
+
+    sim.run(2.0, packets_per_s=500, on_time=sample)
+    steady = levels[len(levels) // 2:]
+    assert steady
+    assert all(280 <= level <= 300 for level in steady)  # ~ the latency budget

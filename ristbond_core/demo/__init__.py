@@ -1,0 +1,1 @@
+"""The demo: a bonded stream over three cellular-like links, live or simulated."""
