@@ -129,6 +129,8 @@ FLOW_METRICS: tuple[MetricSpec, ...] = (
        Source(S, "retransmit_too_late")),
     _m("ristbond.flow.retransmits.budget_exhausted", "counter", "{packet}", "flow",
        "retransmissions refused by the retry budget", Source(S, "retransmit_budget_exhausted")),
+    _m("ristbond.flow.tail_probes", "counter", "{packet}", "flow",
+       "last packets resent after the input paused (tail loss probes)", Source(S, "tail_probes")),
     _m("ristbond.flow.retransmit_store.packets", "gauge", "{packet}", "flow",
        "packets kept for retransmission", Source(S, "store_packets")),
     _m("ristbond.flow.retransmit_store.size", "gauge", "By", "flow",
