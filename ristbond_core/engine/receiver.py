@@ -53,7 +53,7 @@ from ristbond_core.wire import (
     echo_rtt_ns,
     generic_nack_records,
     ntp_middle32,
-    parse_compound,
+    parse_compound_prefix,
     range_nack_records,
     unpack_rtp_header,
 )
@@ -259,7 +259,13 @@ class ReceiverEngine(EngineOutbox):
             if kind is DatagramKind.RTP:
                 self._on_rtp(link, data, now_ns)
             else:
-                self._on_rtcp(link, parse_compound(data), now_ns)
+                packets, tail_error = parse_compound_prefix(data)
+                if tail_error is not None:
+                    # Junk after valid packets (a peer quirk): count it, keep the rest.
+                    self.counters.malformed += 1
+                    self._emit(MalformedDatagram(link_id, f"trailing: {tail_error.reason}",
+                                                 now_ns))
+                self._on_rtcp(link, packets, now_ns)
         except ProtocolError as exc:
             self.counters.malformed += 1
             self._emit(MalformedDatagram(link_id, exc.reason, now_ns))

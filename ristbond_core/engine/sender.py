@@ -49,7 +49,7 @@ from ristbond_core.wire import (
     build_compound,
     echo_rtt_ns,
     pack_rtp_header_into,
-    parse_compound,
+    parse_compound_prefix,
 )
 from ristbond_core.wire.ntp import ntp_short_to_ns
 
@@ -270,11 +270,15 @@ class SenderEngine(EngineOutbox):
         if link is None:
             return
         try:
-            packets = parse_compound(data)
+            packets, tail_error = parse_compound_prefix(data)
         except ProtocolError as exc:
             self.counters.malformed += 1
             self._emit(MalformedDatagram(link_id, exc.reason, now_ns))
             return
+        if tail_error is not None:
+            # Junk after valid packets (a peer quirk): count it, keep what came before.
+            self.counters.malformed += 1
+            self._emit(MalformedDatagram(link_id, f"trailing: {tail_error.reason}", now_ns))
         self.counters.rtcp_received += 1
         delivered: int | None = None
         for packet in packets:

@@ -23,6 +23,7 @@ from ristbond_core.wire.compound import (
     build_compound,
     classify_datagram,
     parse_compound,
+    parse_compound_prefix,
     parse_rtcp_body,
 )
 from ristbond_core.wire.errors import (
@@ -133,6 +134,7 @@ __all__ = [
     "ntp_middle32",
     "pack_rtp_header_into",
     "parse_compound",
+    "parse_compound_prefix",
     "parse_rtcp_body",
     "range_nack_records",
     "range_nack_seqs",

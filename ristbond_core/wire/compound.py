@@ -15,7 +15,7 @@ from typing import Final
 
 from ristbond_core.wire._buffer import Buffer
 from ristbond_core.wire.app import decode_app
-from ristbond_core.wire.errors import BadVersion, NotRtcp, Truncated
+from ristbond_core.wire.errors import BadVersion, NotRtcp, ProtocolError, Truncated
 from ristbond_core.wire.feedback import FMT_GENERIC_NACK, GenericNack
 from ristbond_core.wire.rtcp import (
     PT_APP,
@@ -69,6 +69,28 @@ def parse_compound(data: Buffer) -> list[RtcpPacket]:
     if len(data) >= 2 and not is_rtcp_payload_type(data[1]):
         raise NotRtcp(f"second byte {data[1]} is not an RTCP packet type (RTP?)")
     return [parse_rtcp_body(c, pt, body) for c, pt, body in split_rtcp(data)]
+
+
+def parse_compound_prefix(data: Buffer) -> tuple[list[RtcpPacket], ProtocolError | None]:
+    """Decode the packets of an RTCP datagram up to the first malformed one.
+
+    Returns the valid packets and the error that ended parsing early (None if the
+    whole datagram was valid). Peers append junk: GStreamer's ``ristsrc`` 1.22 in some
+    sessions ends every RTCP datagram with a 4-byte non-packet, and throwing away the
+    whole datagram would throw away the NACKs before it. A datagram with no valid
+    packet at all still raises.
+    """
+    if len(data) >= 2 and not is_rtcp_payload_type(data[1]):
+        raise NotRtcp(f"second byte {data[1]} is not an RTCP packet type (RTP?)")
+    packets: list[RtcpPacket] = []
+    try:
+        for count, packet_type, body in split_rtcp(data):
+            packets.append(parse_rtcp_body(count, packet_type, body))
+    except ProtocolError as exc:
+        if not packets:
+            raise
+        return packets, exc
+    return packets, None
 
 
 def build_compound(packets: Iterable[RtcpPacket]) -> bytes:

@@ -23,7 +23,7 @@ from ristbond_core.wire import (
     RtpPacket,
     SenderReport,
     build_compound,
-    parse_compound,
+    parse_compound_prefix,
 )
 from tests.conftest import require_program
 
@@ -67,8 +67,15 @@ def _decode_all(datagrams: list[Datagram]) -> set[type]:
     seen: set[type] = set()
     for datagram in datagrams:
         if datagram.is_rtcp_port:
-            packets = parse_compound(datagram.data)
-            assert build_compound(packets) == datagram.data
+            # ristsrc sometimes ends its RTCP with 4 stray bytes: the packets before them
+            # must still decode and round-trip exactly.
+            packets, tail = parse_compound_prefix(datagram.data)
+            encoded = build_compound(packets)
+            if tail is None:
+                assert encoded == datagram.data
+            else:
+                assert datagram.data.startswith(encoded)
+                assert len(datagram.data) - len(encoded) <= 4
             seen.update(type(p) for p in packets)
         else:
             assert bytes(RtpPacket.parse(datagram.data)) == datagram.data

@@ -328,3 +328,21 @@ def test_rist_app_parse_of_a_short_body_is_truncated() -> None:
 def test_rist_app_parse_of_another_name_is_bad_packet() -> None:
     with pytest.raises(BadPacket):
         RistEchoRequest.parse(bytes(AppPacket(2, SSRC, b"ABCD", bytes(12))))
+
+
+def test_junk_after_valid_packets_keeps_the_valid_packets() -> None:
+    from ristbond_core.wire import (
+        GenericNack,
+        ProtocolError,
+        ReceiverReport,
+        build_compound,
+        parse_compound_prefix,
+    )
+
+    valid = build_compound([ReceiverReport(0x1234), GenericNack(0x1234, 0x5678, ((10, 3),))])
+    packets, tail = parse_compound_prefix(valid + bytes.fromhex("af810000"))
+    assert [type(p) for p in packets] == [ReceiverReport, GenericNack]
+    assert isinstance(tail, ProtocolError)
+    assert parse_compound_prefix(valid)[1] is None
+    with pytest.raises(ProtocolError):
+        parse_compound_prefix(bytes.fromhex("af810000"))  # nothing valid at all
