@@ -32,6 +32,9 @@ def add_parser(sub: Any) -> None:
                         help="udp://HOST:PORT, file://PATH or - (stdout) "
                         "(default: [receiver] output)")
     parser.add_argument("--latency-ms", type=int, metavar="N", help="playout latency")
+    parser.add_argument("--nack-form", choices=("range", "generic"),
+                        help="NACK form: range (RIST, librist) or generic (RFC 4585, what "
+                        "GStreamer ristsink understands) (default: [receiver] nack_form)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
     parser.add_argument("--stats-json", metavar="FILE|-",
                         help="write one stats snapshot per interval as JSON lines")
@@ -47,6 +50,7 @@ def build(args: argparse.Namespace, host: PluginHost) -> ReceiverRuntime:
     receiver = override(config.receiver, {
         "output": ("--output", args.output),
         "latency_ms": ("--latency-ms", args.latency_ms),
+        "nack_form": ("--nack-form", args.nack_form),
     })
     check_duration(args.duration)
     interval = args.stats_interval_ms or config.telemetry.interval_ms
@@ -61,7 +65,8 @@ def build(args: argparse.Namespace, host: PluginHost) -> ReceiverRuntime:
     if output_url.kind == "stdio" and args.stats_json == "-":
         raise RistbondError("--output - and --stats-json - both want stdout; send one to a file")
     settings = ReceiverSettings(latency_ms=receiver.latency_ms,
-                                max_buffer_packets=receiver.max_buffer_packets)
+                                max_buffer_packets=receiver.max_buffer_packets,
+                                nack_form=receiver.nack_form)
     plan = ReceiverPlan(settings=settings, listen=listen, output_url=output_url,
                         stats_json=args.stats_json, stats_interval_ms=interval,
                         duration_s=args.duration)

@@ -232,3 +232,11 @@ def test_the_effective_config_round_trips_through_toml() -> None:
     config = load_config(None, environ={})
     dumped = config.model_dump(mode="json")
     assert tomllib.loads(dumps(dumped)) == without_none(dumped)
+
+
+def test_the_nack_form_is_checked_by_name(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, '[receiver]\nnack_form = "generic"\n'),
+                       environ={}).receiver.nack_form == "generic"
+    [line] = problems(tmp_path, '[receiver]\nnack_form = "generik"\n')
+    assert line.startswith("receiver.nack_form: value 'generik' is invalid")
+    assert "'range' or 'generic'" in line

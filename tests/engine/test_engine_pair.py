@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from ristbond_core.contracts import LinkState, LinkView, PacketInfo
-from ristbond_core.engine.common import ns_to_rtp_ticks
+from ristbond_core.engine.common import OutDatagram, ns_to_rtp_ticks
 from ristbond_core.engine.receiver import ReceiverSettings
 from ristbond_core.engine.sender import SenderSettings
 from ristbond_core.events import LinkStateChanged, PacketSkipped
@@ -287,3 +287,26 @@ def test_the_buffer_level_is_the_media_held_ahead_of_the_output() -> None:
     steady = levels[len(levels) // 2:]
     assert steady
     assert all(280 <= level <= 300 for level in steady)  # ~ the latency budget
+
+
+def test_a_receiver_asking_with_generic_nacks_is_answered() -> None:
+    # GStreamer senders ignore RIST range NACKs; RFC 4585 generic NACKs work everywhere.
+    from ristbond_core.wire import GenericNack, RistRangeNack, parse_compound_prefix
+
+    sim = pair({"a": LinkModel(delay_ms=15, loss=0.05), "b": LinkModel(delay_ms=25, loss=0.05)},
+               latency_ms=400, seed=3, nack_form="generic")
+    forms: set[type] = set()
+    original = sim.receiver.datagrams_to_send
+
+    def record(now_ns: int) -> list[OutDatagram]:
+        out = original(now_ns)
+        for datagram in out:
+            forms.update(type(p) for p in parse_compound_prefix(datagram.data)[0])
+        return out
+
+    sim.receiver.datagrams_to_send = record  # type: ignore[method-assign]
+    result = sim.run(3.0, packets_per_s=500)
+    assert result.output == result.sent
+    assert GenericNack in forms
+    assert RistRangeNack not in forms
+    assert sim.sender.counters.retransmitted > 20
