@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from ristbond_core.config.load import load_config
@@ -11,11 +10,14 @@ from ristbond_core.engine.receiver import ReceiverSettings
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.backends import create_transport
-from ristbond_core.runtime.options import check_duration, check_stats_interval, override
+from ristbond_core.runtime.options import (
+    add_node_arguments,
+    override,
+    start_telemetry,
+    stats_interval_ms,
+)
 from ristbond_core.runtime.receiver import ReceiverPlan, ReceiverRuntime
-from ristbond_core.runtime.report import start_health
 from ristbond_core.runtime.urls import parse_listen_url, parse_stream_url
-from ristbond_core.telemetry.dispatch import build_dispatcher
 
 
 def add_parser(sub: Any) -> None:
@@ -35,12 +37,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--nack-form", choices=("range", "generic"),
                         help="NACK form: range (RIST, librist) or generic (RFC 4585, what "
                         "GStreamer ristsink understands) (default: [receiver] nack_form)")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
-    parser.add_argument("--stats-json", metavar="FILE|-",
-                        help="write one stats snapshot per interval as JSON lines")
-    parser.add_argument("--stats-interval-ms", type=int, metavar="MS",
-                        help="stats interval (default: [telemetry] interval_ms)")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    add_node_arguments(parser, duration_help="stop after S seconds")
     parser.set_defaults(run=run)
 
 
@@ -52,9 +49,7 @@ def build(args: argparse.Namespace, host: PluginHost) -> ReceiverRuntime:
         "latency_ms": ("--latency-ms", args.latency_ms),
         "nack_form": ("--nack-form", args.nack_form),
     })
-    check_duration(args.duration)
-    interval = args.stats_interval_ms or config.telemetry.interval_ms
-    check_stats_interval(interval)
+    interval = stats_interval_ms(args, config)
     listen = [parse_listen_url(url) for url in (args.listen or receiver.listen)]
     seen = set()
     for endpoint in listen:
@@ -71,15 +66,7 @@ def build(args: argparse.Namespace, host: PluginHost) -> ReceiverRuntime:
                         stats_json=args.stats_json, stats_interval_ms=interval,
                         duration_s=args.duration)
     transport = create_transport(host, config.transport.name, config.transport.options)
-    telemetry = None
-    try:
-        telemetry = build_dispatcher(host, config.telemetry)
-        health = start_health(config.telemetry.health, telemetry)
-    except BaseException:
-        if telemetry is not None:
-            telemetry.close(timeout_s=1.0)
-        transport.close()
-        raise
+    telemetry, health = start_telemetry(host, config, transport)
     return ReceiverRuntime(plan, host, transport,
                           telemetry=telemetry, health=health)
 

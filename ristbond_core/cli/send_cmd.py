@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import random
 import secrets
-from pathlib import Path
 from typing import Any
 
 from ristbond_core.config.load import load_config
@@ -13,11 +12,14 @@ from ristbond_core.engine.sender import SenderSettings
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.backends import create_transport, merge_links
-from ristbond_core.runtime.options import check_duration, check_stats_interval, override
-from ristbond_core.runtime.report import start_health
+from ristbond_core.runtime.options import (
+    add_node_arguments,
+    override,
+    start_telemetry,
+    stats_interval_ms,
+)
 from ristbond_core.runtime.sender import SenderPlan, SenderRuntime
 from ristbond_core.runtime.urls import parse_link_url, parse_stream_url
-from ristbond_core.telemetry.dispatch import build_dispatcher
 
 
 def add_parser(sub: Any) -> None:
@@ -41,13 +43,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--pacing", choices=["input", "bitrate", "pcr"],
                         help="file inputs: at --bitrate (input, bitrate) or by the file's "
                         "PCRs (pcr); live inputs are sent as they arrive")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
-    parser.add_argument("--stats-json", metavar="FILE|-",
-                        help="write one stats snapshot per interval as JSON lines")
-    parser.add_argument("--stats-interval-ms", type=int, metavar="MS",
-                        help="stats interval (default: [telemetry] interval_ms)")
-    parser.add_argument("--duration", type=float, metavar="S",
-                        help="stop reading input after S seconds")
+    add_node_arguments(parser, duration_help="stop reading input after S seconds")
     parser.set_defaults(run=run)
 
 
@@ -60,9 +56,7 @@ def build(args: argparse.Namespace, host: PluginHost) -> SenderRuntime:
         "bitrate_kbps": ("--bitrate", args.bitrate),
         "pacing": ("--pacing", args.pacing),
     })
-    check_duration(args.duration)
-    interval = args.stats_interval_ms or config.telemetry.interval_ms
-    check_stats_interval(interval)
+    interval = stats_interval_ms(args, config)
     input_url = parse_stream_url(sender.input, "input")
     cli_links = [parse_link_url(url, f"link{i}") for i, url in enumerate(args.link, 1)]
     links = merge_links(config.links, cli_links)
@@ -84,15 +78,7 @@ def build(args: argparse.Namespace, host: PluginHost) -> SenderRuntime:
         stats_json=args.stats_json, stats_interval_ms=interval, duration_s=args.duration,
     )
     transport = create_transport(host, config.transport.name, config.transport.options)
-    telemetry = None
-    try:
-        telemetry = build_dispatcher(host, config.telemetry)
-        health = start_health(config.telemetry.health, telemetry)
-    except BaseException:
-        if telemetry is not None:
-            telemetry.close(timeout_s=1.0)
-        transport.close()
-        raise
+    telemetry, health = start_telemetry(host, config, transport)
     return SenderRuntime(plan, host, scheduler, transport,
                           telemetry=telemetry, health=health)
 

@@ -7,11 +7,18 @@ the limits and the messages are the same.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ristbond_core.config.models import RistbondConfig
 from ristbond_core.errors import RistbondError
+from ristbond_core.plugins import PluginHost
+from ristbond_core.runtime.report import start_health
+from ristbond_core.runtime.transport_api import RuntimeTransport
+from ristbond_core.telemetry.dispatch import TelemetryDispatcher, build_dispatcher
+from ristbond_core.telemetry.health import HealthServer
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,3 +47,37 @@ def check_stats_interval(interval_ms: int) -> None:
     """Stats intervals between 100 ms and a minute, like ``[telemetry] interval_ms``."""
     if not 100 <= interval_ms <= 60_000:
         raise RistbondError(f"--stats-interval-ms {interval_ms}: must be 100..60000")
+
+
+def add_node_arguments(parser: Any, *, duration_help: str) -> None:
+    """The flags ``ristbond send`` and ``ristbond receive`` share."""
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
+    parser.add_argument("--stats-json", metavar="FILE|-",
+                        help="write one stats snapshot per interval as JSON lines")
+    parser.add_argument("--stats-interval-ms", type=int, metavar="MS",
+                        help="stats interval (default: [telemetry] interval_ms)")
+    parser.add_argument("--duration", type=float, metavar="S", help=duration_help)
+
+
+def stats_interval_ms(args: Any, config: RistbondConfig) -> int:
+    """Check ``--duration`` and resolve the stats interval (flag, else config)."""
+    check_duration(args.duration)
+    interval: int = args.stats_interval_ms or config.telemetry.interval_ms
+    check_stats_interval(interval)
+    return interval
+
+
+def start_telemetry(
+    host: PluginHost, config: RistbondConfig, transport: RuntimeTransport
+) -> tuple[TelemetryDispatcher, HealthServer | None]:
+    """The configured exporters and health endpoint; on failure nothing is left open."""
+    telemetry = None
+    try:
+        telemetry = build_dispatcher(host, config.telemetry)
+        health = start_health(config.telemetry.health, telemetry)
+    except BaseException:
+        if telemetry is not None:
+            telemetry.close(timeout_s=1.0)
+        transport.close()
+        raise
+    return telemetry, health

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import logging
 import select
-import sys
 from dataclasses import dataclass
-from typing import Any
 
 from ristbond_core.engine.common import NS_PER_MS, NS_PER_S
 from ristbond_core.engine.receiver import ReceiverEngine, ReceiverSettings
-from ristbond_core.events import LinkStateChanged
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.clock import now_ns, process_clock
+from ristbond_core.runtime.driver import EngineDriver
 from ristbond_core.runtime.meter import StreamMeter
 from ristbond_core.runtime.outputs import Output, open_output
-from ristbond_core.runtime.report import SnapshotPublisher, StatsJsonWriter, final_line
+from ristbond_core.runtime.report import SnapshotPublisher, StatsJsonWriter
 from ristbond_core.runtime.signals import SignalFlags
 from ristbond_core.runtime.transport_api import ListenEndpoint, RuntimeTransport
 from ristbond_core.runtime.urls import StreamUrl
@@ -45,8 +43,11 @@ class ReceiverPlan:
     duration_s: float | None = None
 
 
-class ReceiverRuntime:
+class ReceiverRuntime(EngineDriver):
     """Drives one ReceiverEngine with real sockets until stopped."""
+
+    role = "receiver"
+    engine: ReceiverEngine
 
     def __init__(self, plan: ReceiverPlan, host: PluginHost, transport: RuntimeTransport,
                  *, telemetry: TelemetryDispatcher | None = None,
@@ -120,28 +121,11 @@ class ReceiverRuntime:
             self.output.write(payload)
         if payloads:
             self.output.flush()
-        for out in self.engine.datagrams_to_send(now):
-            self.transport.send(out.link_id, out.channel, out.data)
-        for event in self.engine.drain_events():
-            if isinstance(event, LinkStateChanged):
-                self.host.notify_link_state_changed(event)
-
-    def _snapshot(self, now: int) -> dict[str, Any]:
-        snapshot = self.engine.stats(now)
-        snapshot["transport"] = self.transport.stats()
-        self.publisher.publish(snapshot)
-        return snapshot
-
-    def _finish(self, reason: str) -> None:
-        snapshot = self._snapshot(now_ns())
-        print(final_line("receiver", reason, snapshot, self.meter, self.transport.stats()),
-              file=sys.stderr, flush=True)
-        self.close()
+        self._flush(now)
 
     def close(self) -> None:
         """Flush and close the output, the sockets and the stats file."""
         if self.output is not None:
             self.output.close()
             self.output = None
-        self.transport.close()
-        self.publisher.close()
+        super().close()

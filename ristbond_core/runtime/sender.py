@@ -15,7 +15,6 @@ import select
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ristbond_core.config.load import load_config
 from ristbond_core.config.models import LinkConfig
@@ -23,13 +22,13 @@ from ristbond_core.contracts import Scheduler
 from ristbond_core.engine.common import NS_PER_MS, NS_PER_S
 from ristbond_core.engine.sender import SenderEngine, SenderSettings
 from ristbond_core.errors import RistbondError
-from ristbond_core.events import LinkStateChanged
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.backends import merge_links
 from ristbond_core.runtime.clock import now_ns, process_clock
+from ristbond_core.runtime.driver import EngineDriver
 from ristbond_core.runtime.inputs import Input, open_input
 from ristbond_core.runtime.meter import StreamMeter
-from ristbond_core.runtime.report import SnapshotPublisher, StatsJsonWriter, final_line
+from ristbond_core.runtime.report import SnapshotPublisher, StatsJsonWriter
 from ristbond_core.runtime.signals import SignalFlags
 from ristbond_core.runtime.transport_api import RuntimeTransport
 from ristbond_core.runtime.urls import StreamUrl, link_endpoint
@@ -60,8 +59,11 @@ class SenderPlan:
     duration_s: float | None = None
 
 
-class SenderRuntime:
+class SenderRuntime(EngineDriver):
     """Drives one SenderEngine with real sockets until stopped."""
+
+    role = "sender"
+    engine: SenderEngine
 
     def __init__(self, plan: SenderPlan, host: PluginHost, scheduler: Scheduler,
                  transport: RuntimeTransport,
@@ -192,32 +194,13 @@ class SenderRuntime:
                 self.meter.add(payload)
                 self.engine.send_payload(payload, now)
         self.engine.on_deadline(now)
-        for out in self.engine.datagrams_to_send(now):
-            self.transport.send(out.link_id, out.channel, out.data)
-        for event in self.engine.drain_events():
-            if isinstance(event, LinkStateChanged):
-                log.info("link %s: %s -> %s (%s)", event.link_id, event.old.value,
-                         event.new.value, event.reason)
-                self.host.notify_link_state_changed(event)
-
-    def _snapshot(self, now: int) -> dict[str, Any]:
-        snapshot = self.engine.stats(now)
-        snapshot["transport"] = self.transport.stats()
-        self.publisher.publish(snapshot)
-        return snapshot
-
-    def _finish(self, reason: str) -> None:
-        snapshot = self._snapshot(now_ns())
-        print(final_line("sender", reason, snapshot, self.meter, self.transport.stats()),
-              file=sys.stderr, flush=True)
-        self.close()
+        self._flush(now)
 
     def close(self) -> None:
         """Release the input, the sockets and the stats file."""
         if self.input is not None:
             self.input.close()
-        self.transport.close()
-        self.publisher.close()
+        super().close()
 
 
 def _moved(old: LinkConfig, new: LinkConfig) -> bool:
