@@ -67,6 +67,8 @@ RECENT_TRANSIT_WINDOW_MS = 2_000
 RATE_WINDOW_MS = 1000
 #: NACK records per RTCP packet, so a NACK fits one MTU.
 MAX_NACK_RECORDS = 256
+#: Our own RTCP SSRC towards non-RIST senders: the flow's, with these bits flipped.
+RECEIVER_SSRC_MASK = 0x5A5A_5A5A
 #: A link not heard from for this long is the last choice for NACKs.
 SILENT_LINK_NS = 500 * NS_PER_MS
 #: A link silent this long is forgotten (its source address is probably gone) ...
@@ -228,6 +230,7 @@ class ReceiverEngine(EngineOutbox):
         self._link_numbers = 0
         self._latency_ns = settings.latency_ms * NS_PER_MS
         self._ssrc: int | None = None
+        self._sender_speaks_rist = True
         self._flow_started_ns: int | None = None
         self._candidates: dict[int, _Candidate] = {}
         # flow → (RTP timestamp in its latest SR, arrival time of that SR)
@@ -497,6 +500,10 @@ class ReceiverEngine(EngineOutbox):
         link.has_return_path = True
         link.last_rtcp_ns = now_ns
         link.estimator.on_feedback(now_ns)
+        if any(isinstance(p, SenderReport) for p in packets):
+            # RIST senders (librist, ristbond) put an echo request in every SR compound;
+            # GStreamer's ristsink sends SR + SDES only.
+            self._sender_speaks_rist = any(isinstance(p, RistEchoRequest) for p in packets)
         for packet in packets:
             if isinstance(packet, SenderReport):
                 link.last_sr_middle32 = ntp_middle32(packet.ntp_timestamp)
@@ -631,34 +638,43 @@ class ReceiverEngine(EngineOutbox):
         for first in range(0, len(records), MAX_NACK_RECORDS):
             chunk = tuple(records[first : first + MAX_NACK_RECORDS])
             nack: RtcpPacket
+            reporter = self._reporter_ssrc()
             if self.settings.nack_form == "range":
-                nack = RangeNack(self._ssrc, chunk)
+                nack = RangeNack(self._ssrc, chunk)  # librist matches it by the flow's SSRC
             else:
-                nack = GenericNack(self._ssrc, self._ssrc, chunk)
+                nack = GenericNack(reporter, self._ssrc, chunk)
             data = build_compound(
-                [ReceiverReport(self._ssrc), SourceDescription.with_cname(
-                    self._ssrc, self.settings.cname), nack]
+                [ReceiverReport(reporter), SourceDescription.with_cname(
+                    reporter, self.settings.cname), nack]
             )
             for link in links:
                 self._send(link.link_id, Channel.RTCP, data)
                 self.counters.nacks_sent += 1
                 self._emit(NackSent(link.link_id, min(seqs), len(seqs), now_ns))
 
+    def _reporter_ssrc(self) -> int:
+        """The SSRC our RTCP carries: the sender's own for RIST peers, as librist's
+        receiver does; a distinct one otherwise, since a GStreamer sender seeing its own
+        SSRC from elsewhere takes it for a collision and renumbers its stream."""
+        flow = self._ssrc or 0
+        return flow if self._sender_speaks_rist else (flow ^ RECEIVER_SSRC_MASK) & ~1
+
     def _send_link_rtcp(self, link: _Link, now_ns: int, *, periodic: bool) -> None:
         if self._ssrc is None:
             link.next_rtcp_ns = now_ns + RTCP_INTERVAL_NS
             return
         packets: list[RtcpPacket] = []
+        reporter = self._reporter_ssrc()
         if periodic:
-            packets.append(ReceiverReport(self._ssrc, (self._report_block(link, now_ns),)))
+            packets.append(ReceiverReport(reporter, (self._report_block(link, now_ns),)))
         else:
-            packets.append(ReceiverReport(self._ssrc))
-        packets.append(SourceDescription.with_cname(self._ssrc, self.settings.cname))
+            packets.append(ReceiverReport(reporter))
+        packets.append(SourceDescription.with_cname(reporter, self.settings.cname))
         packets.extend(link.pending_echo)
         link.pending_echo.clear()
         if periodic:
             packets.append(
-                RistEchoRequest(self._ssrc, self.ntp_clock.ntp_from_monotonic(now_ns), 0)
+                RistEchoRequest(reporter, self.ntp_clock.ntp_from_monotonic(now_ns), 0)
             )
             packets.append(self._link_report(link, now_ns))
             link.next_rtcp_ns = now_ns + RTCP_INTERVAL_NS

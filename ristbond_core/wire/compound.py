@@ -13,7 +13,7 @@ import enum
 from collections.abc import Callable, Iterable
 from typing import Final
 
-from ristbond_core.wire._buffer import Buffer
+from ristbond_core.wire._buffer import Buffer, as_bytes
 from ristbond_core.wire.app import decode_app
 from ristbond_core.wire.errors import BadVersion, NotRtcp, ProtocolError, Truncated
 from ristbond_core.wire.feedback import FMT_GENERIC_NACK, GenericNack
@@ -72,25 +72,38 @@ def parse_compound(data: Buffer) -> list[RtcpPacket]:
 
 
 def parse_compound_prefix(data: Buffer) -> tuple[list[RtcpPacket], ProtocolError | None]:
-    """Decode the packets of an RTCP datagram up to the first malformed one.
+    """Decode every valid packet of an RTCP datagram, skipping malformed ones.
 
-    Returns the valid packets and the error that ended parsing early (None if the
-    whole datagram was valid). Peers append junk: GStreamer's ``ristsrc`` 1.22 in some
-    sessions ends every RTCP datagram with a 4-byte non-packet, and throwing away the
-    whole datagram would throw away the NACKs before it. A datagram with no valid
-    packet at all still raises.
+    Returns the valid packets and the first error met (None if everything was valid).
+    A packet whose length field fits the datagram but whose content is invalid is
+    skipped and parsing goes on; a header that cannot be read or a length running past
+    the datagram ends it. Peers send junk: GStreamer's ``ristsrc`` 1.22 in some sessions
+    puts a 4-byte non-packet into every RTCP datagram, and rejecting the whole datagram
+    would throw away its NACKs. A datagram with no valid packet at all still raises.
     """
     if len(data) >= 2 and not is_rtcp_payload_type(data[1]):
         raise NotRtcp(f"second byte {data[1]} is not an RTCP packet type (RTP?)")
+    raw = as_bytes(data)
     packets: list[RtcpPacket] = []
-    try:
-        for count, packet_type, body in split_rtcp(data):
-            packets.append(parse_rtcp_body(count, packet_type, body))
-    except ProtocolError as exc:
-        if not packets:
-            raise
-        return packets, exc
-    return packets, None
+    first_error: ProtocolError | None = None
+    offset = 0
+    while offset < len(raw):
+        if len(raw) - offset < 4 or raw[offset] >> 6 != 2:
+            first_error = first_error or Truncated(f"unreadable RTCP header at offset {offset}")
+            break
+        size = 4 * (int.from_bytes(raw[offset + 2 : offset + 4], "big") + 1)
+        if offset + size > len(raw):
+            first_error = first_error or Truncated(
+                f"RTCP packet at offset {offset} claims {size} bytes past the datagram end")
+            break
+        try:
+            packets.extend(parse_compound(raw[offset : offset + size]))
+        except ProtocolError as exc:
+            first_error = first_error or exc
+        offset += size
+    if not packets:
+        raise first_error or Truncated("empty RTCP datagram")
+    return packets, first_error
 
 
 def build_compound(packets: Iterable[RtcpPacket]) -> bytes:

@@ -310,3 +310,32 @@ def test_a_receiver_asking_with_generic_nacks_is_answered() -> None:
     assert GenericNack in forms
     assert RistRangeNack not in forms
     assert sim.sender.counters.retransmitted > 20
+
+
+@pytest.mark.parametrize(("speaks_rist", "same_ssrc"), [(True, True), (False, False)])
+def test_the_receiver_reports_with_the_flow_ssrc_only_to_rist_senders(
+    speaks_rist: bool, same_ssrc: bool
+) -> None:
+    from ristbond_core.engine.receiver import ReceiverEngine
+    from ristbond_core.wire import (
+        ReceiverReport,
+        RistEchoRequest,
+        SenderReport,
+        SourceDescription,
+        build_compound,
+        parse_compound,
+    )
+
+    flow = 0x1000
+    receiver = ReceiverEngine(ReceiverSettings(latency_ms=200), ntp_clock=NtpClock(0), now_ns=0)
+    report = [SenderReport(flow, 1 << 32, 0), SourceDescription.with_cname(flow, "peer")]
+    if speaks_rist:  # librist and ristbond add an echo request to every SR compound
+        report.append(RistEchoRequest(flow, 1 << 32))
+    receiver.receive_datagram("a", build_compound(report), 0)
+    for i in range(4):
+        receiver.receive_datagram("a", bytes(RtpPacket(i, 90 * i, flow, b"x")), 1_000_000 * i)
+    receiver.on_deadline(200_000_000)
+    reports = [p for d in receiver.datagrams_to_send(200_000_000)
+               for p in parse_compound(d.data) if isinstance(p, ReceiverReport)]
+    assert reports
+    assert all((p.ssrc == flow) is same_ssrc for p in reports)

@@ -40,6 +40,7 @@ from ristbond_core.wire import (
     build_compound,
     classify_datagram,
     parse_compound,
+    parse_compound_prefix,
     unpack_rtp_header,
 )
 
@@ -129,6 +130,9 @@ def _run_all_parsers(data: bytes, i: int) -> None:
         for packet in parse_compound(data):
             if isinstance(packet, GenericNack | RistRangeNack):
                 assert len(packet.lost_sequence_numbers()) <= 65536
+    with contextlib.suppress(ProtocolError):
+        packets, _tail = parse_compound_prefix(data)
+        assert packets  # it raises rather than return nothing
     with contextlib.suppress(ProtocolError):
         PARSE_ONE[i % len(PARSE_ONE)](data)
 

@@ -344,5 +344,12 @@ def test_junk_after_valid_packets_keeps_the_valid_packets() -> None:
     assert [type(p) for p in packets] == [ReceiverReport, GenericNack]
     assert isinstance(tail, ProtocolError)
     assert parse_compound_prefix(valid)[1] is None
+    # junk between packets is skipped; what follows it still counts
+    middle, tail = parse_compound_prefix(
+        build_compound([ReceiverReport(0x1234)]) + bytes.fromhex("af810000")
+        + build_compound([GenericNack(0x1234, 0x5678, ((10, 3),))])
+    )
+    assert [type(p) for p in middle] == [ReceiverReport, GenericNack]
+    assert isinstance(tail, ProtocolError)
     with pytest.raises(ProtocolError):
         parse_compound_prefix(bytes.fromhex("af810000"))  # nothing valid at all
