@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from ristbond_core.contracts import Channel
 
@@ -66,3 +67,33 @@ class EngineOutbox:
             self._events.popleft()
             self.events_dropped += 1
         self._events.append(event)
+
+
+#: Version of the stats snapshot schema (docs/stats.schema.json); raised when a field
+#: is removed or renamed.
+STATS_SCHEMA_VERSION = 1
+
+
+def snapshot(
+    *,
+    role: str,
+    seq: int,
+    now_ns: int,
+    unix_minus_monotonic_ns: int,
+    started_ns: int,
+    derived: dict[str, Any],
+    flow: dict[str, Any],
+    links: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """One stats snapshot in the versioned schema, the same envelope for both roles."""
+    return {
+        "schema_version": STATS_SCHEMA_VERSION,
+        "role": role,
+        "seq": seq,
+        "monotonic_ns": now_ns,
+        "wall_time_ns": now_ns + unix_minus_monotonic_ns,
+        "uptime_ms": (now_ns - started_ns) // NS_PER_MS,
+        "derived": derived,
+        "flow": flow,
+        "links": links,
+    }

@@ -28,6 +28,7 @@ from ristbond_core.engine.common import (
     RTCP_INTERVAL_NS,
     EngineOutbox,
     rtp_ticks_to_ns,
+    snapshot,
 )
 from ristbond_core.engine.estimators import LinkEstimator
 from ristbond_core.engine.nack_tracker import ArqState, NackTracker
@@ -59,7 +60,6 @@ from ristbond_core.wire import (
 )
 from ristbond_core.wire import RistRangeNack as RangeNack
 
-STATS_SCHEMA_VERSION = 1
 SEQ_CYCLE = 1 << 16
 TS_CYCLE = 1 << 32
 TRANSIT_WINDOW_MS = 10_000
@@ -770,17 +770,11 @@ class ReceiverEngine(EngineOutbox):
                 if link.last_packet_ns is not None else None,
                 "has_return_path": link.has_return_path,
             })
-        return {
-            "schema_version": STATS_SCHEMA_VERSION,
-            "role": "receiver",
-            "seq": self._snapshot_seq,
-            "monotonic_ns": now_ns,
-            "wall_time_ns": now_ns + self.ntp_clock.unix_minus_monotonic_ns,
-            "uptime_ms": (now_ns - self.started_ns) // NS_PER_MS,
-            "derived": self.timing.as_dict(),
-            "flow": flow,
-            "links": links,
-        }
+        return snapshot(
+            role="receiver", seq=self._snapshot_seq, now_ns=now_ns,
+            unix_minus_monotonic_ns=self.ntp_clock.unix_minus_monotonic_ns,
+            started_ns=self.started_ns, derived=self.timing.as_dict(), flow=flow, links=links,
+        )
 
 
 def _evidence(candidate: _Candidate) -> int:

@@ -25,6 +25,7 @@ from ristbond_core.engine.common import (
     RTCP_INTERVAL_NS,
     EngineOutbox,
     ns_to_rtp_ticks,
+    snapshot,
 )
 from ristbond_core.engine.estimators import LinkEstimator
 from ristbond_core.engine.lifecycle import LinkLifecycle
@@ -53,7 +54,6 @@ from ristbond_core.wire import (
 )
 from ristbond_core.wire.ntp import ntp_short_to_ns
 
-STATS_SCHEMA_VERSION = 1
 TS_PACKET = 188
 #: Feedback arrives every RTCP interval (100 ms); three missed in a row is suspicious.
 SILENT_FEEDBACK_MS = 350.0
@@ -593,14 +593,8 @@ class SenderEngine(EngineOutbox):
             "store_packets": len(self.store),
             "store_bytes": self.store.bytes,
         }
-        return {
-            "schema_version": STATS_SCHEMA_VERSION,
-            "role": "sender",
-            "seq": self._snapshot_seq,
-            "monotonic_ns": now_ns,
-            "wall_time_ns": now_ns + self.ntp_clock.unix_minus_monotonic_ns,
-            "uptime_ms": (now_ns - self.started_ns) // NS_PER_MS,
-            "derived": self.timing.as_dict(),
-            "flow": flow,
-            "links": links,
-        }
+        return snapshot(
+            role="sender", seq=self._snapshot_seq, now_ns=now_ns,
+            unix_minus_monotonic_ns=self.ntp_clock.unix_minus_monotonic_ns,
+            started_ns=self.started_ns, derived=self.timing.as_dict(), flow=flow, links=links,
+        )
