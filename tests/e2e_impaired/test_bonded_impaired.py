@@ -130,7 +130,12 @@ def test_link_killed_mid_stream_leaves_no_gap_and_is_readmitted(tmp_path: Path) 
     first_live = states.index("live")
     left = next((i for i in range(first_live, len(states)) if states[i] != "live"), None)
     assert left is not None, f"l1 never left live: {states}"
-    assert {"probe", "warm"} & set(states[left:]), f"l1 was not re-probed: {states}"
-    assert states[-1] in ("probe", "warm", "live"), f"l1 did not come back: {states}"
+    # Re-admitted gradually: probe, then warm, then live again, in that order. (What the
+    # lifecycle does as the stream winds down after that is not this test's concern.)
+    after = states[left:]
+    assert "probe" in after, f"l1 was not re-probed: {states}"
+    warm_at = after.index("warm", after.index("probe")) if "warm" in after else None
+    assert warm_at is not None, f"l1 never warmed up again: {states}"
+    assert "live" in after[warm_at:], f"l1 did not come back: {states}"
     # The healthy link never stopped carrying the stream.
     assert "live" in link_states(read_stats(run.sender_stats), "l0")
