@@ -82,7 +82,12 @@ class SchedulerSetup:
 
 @runtime_checkable
 class Scheduler(Protocol):
-    """Chooses links for packets (``select``) and states the target split (``shares``)."""
+    """Chooses links for packets (``select``) and states the target split (``shares``).
+
+    A scheduler that puts every packet on several links (redundancy, like
+    ``broadcast``) may set a class attribute ``duplicates = True``: session transports,
+    which never call ``select``, then duplicate instead of splitting by ``shares``.
+    """
 
     def select(
         self, packet: PacketInfo, links: Sequence[LinkView], now_ns: int
@@ -142,24 +147,121 @@ class DatagramTransport(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class LinkEndpoint:
+    """One sender link: the receiver's address and where the link leaves from.
+
+    For the simple profile ``port`` is the RTP port and RTCP goes to ``port + 1``.
+    ``interface`` binds the link to a device (SO_BINDTODEVICE); ``source`` binds it to
+    a local address. ``options`` are the transport's own per-link keys (URL query keys
+    or ``[[links]] options``); a transport rejects keys it does not know.
+    """
+
+    link_id: str
+    host: str
+    port: int
+    interface: str | None = None
+    source: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ListenEndpoint:
+    """One receiver listening address (simple profile: RTP on ``port``, RTCP on ``port + 1``).
+
+    ``options`` are the transport's own keys from the listen URL's query (for example a
+    session transport's ``secret``); a transport rejects keys it does not know.
+    """
+
+    host: str
+    port: int
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """What the core tells a session transport about the stream it carries."""
+
+    latency_ms: int
+    flow_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLinkReport:
+    """One link's measurements from a session transport's own protocol stack.
+
+    ``metrics`` feeds the lifecycle and the scheduler exactly like the core engines'
+    own estimates; ``counters`` are the stack's numbers for the same interval (packets
+    sent, retransmitted, received, ...) and go to telemetry as they are. Two counter
+    names mean something to the core: ``sent_bytes`` (put on the link during the
+    interval) and ``delivered_bytes`` (confirmed delivered during it); the lifecycle's
+    blackhole clock and warm-up run on them.
+    """
+
+    link_id: str
+    measured_ns: int
+    metrics: LinkMetrics
+    counters: Mapping[str, float] = field(default_factory=dict)
+
+
 @runtime_checkable
 class SessionTransport(Protocol):
-    """Runs the RIST protocol itself (e.g. librist); the core feeds payloads."""
+    """Runs the RIST protocol itself (e.g. librist); the core feeds and reads payloads.
+
+    The core opens the session as sender or receiver, then drives it from one loop:
+    it writes input payloads (sender) or reads delivered payloads when ``fileno()``
+    is readable (receiver), applies the scheduler's ``shares()`` as per-link weights,
+    and polls per-link reports. Work on the transport's own threads must never block
+    on the core, and its callbacks must never raise into the C library.
+    """
+
+    def start_sender(self, settings: SessionSettings, links: Sequence[LinkEndpoint]) -> None:
+        """Create the sending session with one peer per link and start it."""
+        ...
+
+    def start_receiver(self, settings: SessionSettings,
+                       listen: Sequence[ListenEndpoint]) -> None:
+        """Create the receiving session listening on every endpoint and start it."""
+        ...
+
+    def add_link(self, endpoint: LinkEndpoint) -> None:
+        """Add a sender link while the session runs."""
+        ...
+
+    def remove_link(self, link_id: str) -> None:
+        """Remove a sender link while the session runs (unknown ids are ignored)."""
+        ...
 
     def write(self, payload: bytes) -> None:
-        """Queue one input datagram for sending."""
+        """Queue one input payload for sending (sender)."""
         ...
 
-    def read(self, timeout_s: float) -> Sequence[bytes]:
-        """Return delivered payloads, waiting up to ``timeout_s``."""
+    def read(self, max_count: int) -> Sequence[bytes]:
+        """Delivered payloads, in order, without waiting (receiver)."""
         ...
 
-    def apply_shares(self, shares: Mapping[str, float]) -> None:
-        """Apply a scheduler's target split as per-link weights."""
+    def fileno(self) -> int | None:
+        """A descriptor that becomes readable when ``read()`` may return payloads."""
+        ...
+
+    def apply_shares(self, shares: Mapping[str, float], *,
+                     duplicate: bool = False) -> Mapping[str, int]:
+        """Apply a scheduler's target split as per-link weights; return what was applied.
+
+        ``duplicate`` asks for every packet on every link (a redundant scheduler).
+        """
+        ...
+
+    def poll_reports(self) -> Sequence[SessionLinkReport]:
+        """Per-link reports gathered since the last poll (never blocks)."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """Cumulative session counters for stats snapshots."""
         ...
 
     def close(self) -> None:
-        """Stop the session."""
+        """Stop the session and release everything."""
         ...
 
 

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ristbond_core.config.load import load_config
+from ristbond_core.contracts import SessionTransport
 from ristbond_core.engine.receiver import ReceiverSettings
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
@@ -15,8 +16,10 @@ from ristbond_core.runtime.options import (
     override,
     start_telemetry,
     stats_interval_ms,
+    transport_choice,
 )
 from ristbond_core.runtime.receiver import ReceiverPlan, ReceiverRuntime
+from ristbond_core.runtime.session import SessionReceiverRuntime
 from ristbond_core.runtime.urls import parse_listen_url, parse_stream_url
 
 
@@ -24,8 +27,9 @@ def add_parser(sub: Any) -> None:
     """Register the subcommand."""
     parser = sub.add_parser(
         "receive", help="receive a bonded RIST stream and deliver it",
-        description="Listen for RIST (simple profile) on one or more ports, merge every "
-        "link of the flow and write the stream out. Flags override the config file.",
+        description="Listen for RIST on one or more ports (simple profile with the udp "
+        "transport; librist's profiles with --transport librist), merge every link of the "
+        "flow and write the stream out. Flags override the config file.",
     )
     parser.add_argument("--listen", action="append", metavar="URL",
                         help="rist://@HOST:PORT, even port; RTCP on PORT+1 (repeatable; "
@@ -41,7 +45,8 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def build(args: argparse.Namespace, host: PluginHost) -> ReceiverRuntime:
+def build(args: argparse.Namespace,
+          host: PluginHost) -> ReceiverRuntime | SessionReceiverRuntime:
     """Resolve flags and config into a ready runtime."""
     config = load_config(args.config, host=host)
     receiver = override(config.receiver, {
@@ -65,8 +70,12 @@ def build(args: argparse.Namespace, host: PluginHost) -> ReceiverRuntime:
     plan = ReceiverPlan(settings=settings, listen=listen, output_url=output_url,
                         stats_json=args.stats_json, stats_interval_ms=interval,
                         duration_s=args.duration)
-    transport = create_transport(host, config.transport.name, config.transport.options)
+    transport_name, transport_options = transport_choice(args, config, host)
+    transport = create_transport(host, transport_name, transport_options)
     telemetry, health = start_telemetry(host, config, transport)
+    if isinstance(transport, SessionTransport):
+        return SessionReceiverRuntime(plan, host, transport, transport_name,
+                                      telemetry=telemetry, health=health)
     return ReceiverRuntime(plan, host, transport,
                           telemetry=telemetry, health=health)
 

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from ristbond_core.config.load import load_config
+from ristbond_core.contracts import SessionTransport
 from ristbond_core.engine.sender import SenderSettings
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
@@ -17,8 +18,10 @@ from ristbond_core.runtime.options import (
     override,
     start_telemetry,
     stats_interval_ms,
+    transport_choice,
 )
 from ristbond_core.runtime.sender import SenderPlan, SenderRuntime
+from ristbond_core.runtime.session import SessionSenderRuntime
 from ristbond_core.runtime.urls import parse_link_url, parse_stream_url
 
 
@@ -26,7 +29,8 @@ def add_parser(sub: Any) -> None:
     """Register the subcommand."""
     parser = sub.add_parser(
         "send", help="send a live stream bonded over one or more RIST links",
-        description="Read a stream and send it over every link (RIST simple profile). "
+        description="Read a stream and send it over every link (RIST simple profile with "
+        "the udp transport; librist's profiles with --transport librist). "
         "Flags override the config file.",
     )
     parser.add_argument("--input", metavar="URL",
@@ -47,7 +51,7 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def build(args: argparse.Namespace, host: PluginHost) -> SenderRuntime:
+def build(args: argparse.Namespace, host: PluginHost) -> SenderRuntime | SessionSenderRuntime:
     """Resolve flags and config into a ready runtime (nothing opened yet but the transport)."""
     config = load_config(args.config, host=host)
     sender = override(config.sender, {
@@ -77,8 +81,12 @@ def build(args: argparse.Namespace, host: PluginHost) -> SenderRuntime:
         links=links, pacing=sender.pacing, cli_links=cli_links, config_path=args.config,
         stats_json=args.stats_json, stats_interval_ms=interval, duration_s=args.duration,
     )
-    transport = create_transport(host, config.transport.name, config.transport.options)
+    transport_name, transport_options = transport_choice(args, config, host)
+    transport = create_transport(host, transport_name, transport_options)
     telemetry, health = start_telemetry(host, config, transport)
+    if isinstance(transport, SessionTransport):
+        return SessionSenderRuntime(plan, host, scheduler, transport, transport_name,
+                                    telemetry=telemetry, health=health)
     return SenderRuntime(plan, host, scheduler, transport,
                           telemetry=telemetry, health=health)
 

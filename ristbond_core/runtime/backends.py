@@ -6,25 +6,31 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ristbond_core.config.models import LinkConfig
+from ristbond_core.contracts import SessionTransport
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.transport_api import RuntimeTransport
 
 
-def create_transport(host: PluginHost, name: str, options: Mapping[str, Any]) -> RuntimeTransport:
-    """Build the named transport; it must be a datagram transport the runtime can drive."""
+def create_transport(host: PluginHost, name: str,
+                     options: Mapping[str, Any]) -> RuntimeTransport | SessionTransport:
+    """Build the named transport: a datagram transport the engines drive, or a session
+    transport that runs the protocol itself."""
     validated = host.validate_options("transport", name, options, "transport.name",
                                       "transport.options")
     backend = host.transports.get(name)
     assert backend is not None  # validate_options required it
     transport = backend.factory(validated)
+    if isinstance(transport, SessionTransport):
+        return transport
     if not isinstance(transport, RuntimeTransport):
         close = getattr(transport, "close", None)
         if callable(close):
             close()
         raise RistbondError(
-            f"transport.name: {name!r} is not a datagram transport with links and listeners; "
-            "ristbond send/receive drive datagram transports such as 'udp'"
+            f"transport.name: {name!r} is neither a datagram transport with links and "
+            "listeners nor a session transport; ristbond send/receive drive 'udp' and "
+            "'librist' style transports"
         )
     return transport
 

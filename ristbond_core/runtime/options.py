@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ristbond_core.config.models import RistbondConfig
+from ristbond_core.contracts import SessionTransport
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.report import start_health
@@ -52,6 +53,9 @@ def check_stats_interval(interval_ms: int) -> None:
 def add_node_arguments(parser: Any, *, duration_help: str) -> None:
     """The flags ``ristbond send`` and ``ristbond receive`` share."""
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file")
+    parser.add_argument("--transport", metavar="NAME",
+                        help="transport plugin: udp (the core's RIST engines) or a session "
+                        "transport such as librist (default: [transport] name)")
     parser.add_argument("--stats-json", metavar="FILE|-",
                         help="write one stats snapshot per interval as JSON lines")
     parser.add_argument("--stats-interval-ms", type=int, metavar="MS",
@@ -68,7 +72,7 @@ def stats_interval_ms(args: Any, config: RistbondConfig) -> int:
 
 
 def start_telemetry(
-    host: PluginHost, config: RistbondConfig, transport: RuntimeTransport
+    host: PluginHost, config: RistbondConfig, transport: RuntimeTransport | SessionTransport
 ) -> tuple[TelemetryDispatcher, HealthServer | None]:
     """The configured exporters and health endpoint; on failure nothing is left open."""
     telemetry = None
@@ -81,3 +85,17 @@ def start_telemetry(
         transport.close()
         raise
     return telemetry, health
+
+
+def transport_choice(args: Any, config: RistbondConfig,
+                     host: PluginHost) -> tuple[str, dict[str, Any]]:
+    """The transport name and options: ``--transport`` wins over ``[transport]``.
+
+    The config's options belong to the config's transport; a different transport
+    named on the command line starts from its own defaults.
+    """
+    name: str = args.transport or config.transport.name
+    if args.transport is not None:
+        host.require("transport", args.transport, "--transport")
+    options = dict(config.transport.options) if name == config.transport.name else {}
+    return name, options

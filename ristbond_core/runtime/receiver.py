@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import select
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ristbond_core.engine.common import NS_PER_MS, NS_PER_S
@@ -43,22 +44,37 @@ class ReceiverPlan:
     duration_s: float | None = None
 
 
-class ReceiverRuntime(EngineDriver):
-    """Drives one ReceiverEngine with real sockets until stopped."""
+class ReceiverLoop:
+    """The part of ``ristbond receive`` every transport kind shares: the output, the
+    stop/duration/drain rules and the stats cadence. Subclasses move the data."""
 
     role = "receiver"
-    engine: ReceiverEngine
+    plan: ReceiverPlan
+    meter: StreamMeter
+    output: Output | None
 
-    def __init__(self, plan: ReceiverPlan, host: PluginHost, transport: RuntimeTransport,
-                 *, telemetry: TelemetryDispatcher | None = None,
-                 health: HealthServer | None = None) -> None:
-        self.plan = plan
-        self.host = host
-        self.transport = transport
-        self.engine = ReceiverEngine(plan.settings, ntp_clock=process_clock(), now_ns=now_ns())
-        self.meter = StreamMeter()
-        self.output: Output | None = None
-        self.publisher = SnapshotPublisher(host, telemetry, health)
+    def _listen(self) -> None:
+        raise NotImplementedError
+
+    def _drained(self) -> bool:
+        """Nothing is left to deliver (the drain after a stop may end early)."""
+        raise NotImplementedError
+
+    def _step(self, signals: SignalFlags, now: int, next_stats: int) -> None:
+        raise NotImplementedError
+
+    def _snapshot(self, now: int) -> dict[str, object]:
+        raise NotImplementedError
+
+    def _finish(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release everything."""
+        raise NotImplementedError
+
+    def _open_stats_file(self) -> None:
+        raise NotImplementedError
 
     def run(self) -> int:
         """Listen, deliver, and stop on a signal or at the end of the duration."""
@@ -69,11 +85,9 @@ class ReceiverRuntime(EngineDriver):
             raise
 
     def _run(self) -> int:
-        for endpoint in self.plan.listen:
-            self.transport.listen(endpoint)
+        self._listen()
         self.output = open_output(self.plan.output_url)
-        if self.plan.stats_json:
-            self.publisher.stats_out = StatsJsonWriter(self.plan.stats_json)
+        self._open_stats_file()
         start = now_ns()
         interval_ns = self.plan.stats_interval_ms * NS_PER_MS
         next_stats = start + interval_ns
@@ -89,8 +103,7 @@ class ReceiverRuntime(EngineDriver):
                                             (end is not None and now >= end)):
                     reason = signals.stop_signal or "duration"
                     drain_until = now + self.plan.settings.latency_ms * NS_PER_MS
-                if drain_until is not None and (now >= drain_until or
-                                                self.engine.buffered_packets == 0):
+                if drain_until is not None and (now >= drain_until or self._drained()):
                     break
                 self._step(signals, now, next_stats)
                 now = now_ns()
@@ -100,8 +113,48 @@ class ReceiverRuntime(EngineDriver):
         self._finish(reason)
         return 0
 
-    def _step(self, signals: SignalFlags, now: int, next_stats: int) -> None:
+    def _deliver(self, payloads: Sequence[bytes]) -> None:
         assert self.output is not None
+        for payload in payloads:
+            self.meter.add(payload)
+            self.output.write(payload)
+        if payloads:
+            self.output.flush()
+
+    def _close_output(self) -> None:
+        if self.output is not None:
+            self.output.close()
+            self.output = None
+
+
+class ReceiverRuntime(EngineDriver, ReceiverLoop):
+    """Drives one ReceiverEngine over a datagram transport until stopped."""
+
+    engine: ReceiverEngine
+
+    def __init__(self, plan: ReceiverPlan, host: PluginHost, transport: RuntimeTransport,
+                 *, telemetry: TelemetryDispatcher | None = None,
+                 health: HealthServer | None = None) -> None:
+        self.plan = plan
+        self.host = host
+        self.transport = transport
+        self.engine = ReceiverEngine(plan.settings, ntp_clock=process_clock(), now_ns=now_ns())
+        self.meter = StreamMeter()
+        self.output = None
+        self.publisher = SnapshotPublisher(host, telemetry, health)
+
+    def _listen(self) -> None:
+        for endpoint in self.plan.listen:
+            self.transport.listen(endpoint)
+
+    def _open_stats_file(self) -> None:
+        if self.plan.stats_json:
+            self.publisher.stats_out = StatsJsonWriter(self.plan.stats_json)
+
+    def _drained(self) -> bool:
+        return self.engine.buffered_packets == 0
+
+    def _step(self, signals: SignalFlags, now: int, next_stats: int) -> None:
         wake = [now + MAX_WAIT_NS, next_stats]
         deadline = self.engine.next_deadline()
         if deadline is not None:
@@ -115,17 +168,10 @@ class ReceiverRuntime(EngineDriver):
             self.engine.receive_datagram(datagram.link_id, datagram.data, datagram.received_ns)
         now = now_ns()
         self.engine.on_deadline(now)
-        payloads = self.engine.pop_output()
-        for payload in payloads:
-            self.meter.add(payload)
-            self.output.write(payload)
-        if payloads:
-            self.output.flush()
+        self._deliver(self.engine.pop_output())
         self._flush(now)
 
     def close(self) -> None:
         """Flush and close the output, the sockets and the stats file."""
-        if self.output is not None:
-            self.output.close()
-            self.output = None
+        self._close_output()
         super().close()

@@ -59,43 +59,49 @@ class SenderPlan:
     duration_s: float | None = None
 
 
-class SenderRuntime(EngineDriver):
-    """Drives one SenderEngine with real sockets until stopped."""
+class SenderLoop:
+    """The part of ``ristbond send`` every transport kind shares: links from config and
+    SIGHUP, the input, the stop/duration/linger rules and the stats cadence.
+
+    Subclasses move the data: the engine sender runs the RIST protocol over a datagram
+    transport; the session sender hands payloads to a session transport (librist).
+    """
 
     role = "sender"
-    engine: SenderEngine
+    plan: SenderPlan
+    host: PluginHost
+    meter: StreamMeter
+    links: dict[str, LinkConfig]
+    input: Input | None
 
-    def __init__(self, plan: SenderPlan, host: PluginHost, scheduler: Scheduler,
-                 transport: RuntimeTransport,
-                 *, telemetry: TelemetryDispatcher | None = None,
-                 health: HealthServer | None = None) -> None:
-        self.plan = plan
-        self.host = host
-        self.transport = transport
-        start = now_ns()
-        self.engine = SenderEngine(plan.settings, scheduler, ntp_clock=process_clock(),
-                                   now_ns=start, rng=random.Random(secrets.randbits(64)))
-        self.meter = StreamMeter()
-        self.links: dict[str, LinkConfig] = {}
-        self.input: Input | None = None
-        self.publisher = SnapshotPublisher(host, telemetry, health)
-        if plan.stats_json:
-            self.publisher.stats_out = StatsJsonWriter(plan.stats_json)
-
-    # -- links ------------------------------------------------------------------------
-
+    # -- what subclasses provide --------------------------------------------------------
     def attach(self, link: LinkConfig, now: int) -> None:
-        """Open a link's sockets and add it to the bond."""
-        self.transport.open_link(link_endpoint(link))
-        self.engine.add_link(link.id, now, weight=link.weight)
-        self.links[link.id] = link
+        """Open a link and add it to the bond."""
+        raise NotImplementedError
 
     def detach(self, link_id: str, now: int) -> None:
-        """Take a link out of the bond and close its sockets."""
-        self.engine.remove_link(link_id, now)
-        self.transport.close_link(link_id)
-        del self.links[link_id]
+        """Take a link out of the bond and close it."""
+        raise NotImplementedError
 
+    def set_link_weight(self, link_id: str, weight: float) -> None:
+        """A configured link weight changed on reload."""
+        raise NotImplementedError
+
+    def _step(self, signals: SignalFlags, now: int, input_open: bool, next_stats: int,
+              end: int | None) -> None:
+        raise NotImplementedError
+
+    def _snapshot(self, now: int) -> dict[str, object]:
+        raise NotImplementedError
+
+    def _finish(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release everything."""
+        raise NotImplementedError
+
+    # -- links ------------------------------------------------------------------------
     def reload_links(self, now: int) -> None:
         """SIGHUP: make the link set match the config file's ``[[links]]`` (+ ``--link``)."""
         if self.plan.config_path is None:
@@ -114,7 +120,7 @@ class SenderRuntime(EngineDriver):
         for link_id, link in wanted.items():
             if link_id in self.links:
                 if self.links[link_id].weight != link.weight:
-                    self.engine.set_weight(link_id, link.weight)
+                    self.set_link_weight(link_id, link.weight)
                     self.links[link_id] = link
                 continue
             try:
@@ -124,7 +130,6 @@ class SenderRuntime(EngineDriver):
         print(f"ristbond send: links now {', '.join(self.links) or 'none'}", file=sys.stderr)
 
     # -- the loop -----------------------------------------------------------------------
-
     def run(self) -> int:
         """Run until a signal, the duration or the end of a finite input (+ a grace time)."""
         try:
@@ -133,10 +138,13 @@ class SenderRuntime(EngineDriver):
             self.close()
             raise
 
+    def _start_links(self, now: int) -> None:
+        for link in self.plan.links.values():
+            self.attach(link, now)
+
     def _run(self) -> int:
         start = now_ns()
-        for link in self.plan.links.values():
-            self.attach(link, start)
+        self._start_links(start)
         self.input = open_input(self.plan.input_url, bitrate_kbps=self.plan.bitrate_kbps,
                                 payload_bytes=self.plan.settings.payload_bytes, now_ns=start,
                                 pacing=self.plan.pacing)
@@ -170,36 +178,94 @@ class SenderRuntime(EngineDriver):
         self._finish(reason)
         return 0
 
-    def _step(self, signals: SignalFlags, now: int, input_open: bool, next_stats: int,
-              end: int | None) -> None:
+    def _wait(self, signals: SignalFlags, now: int, input_open: bool,
+              deadlines: list[int | None], fds: list[int]) -> tuple[list[int], int | None]:
+        """Sleep until a descriptor is ready or the earliest deadline; return the ready
+        descriptors and the input's descriptor (None when timed or closed)."""
         assert self.input is not None
-        wake = [now + MAX_WAIT_NS, next_stats]
-        for deadline in (self.engine.next_deadline(), end,
-                         self.input.next_ready_ns() if input_open else None):
-            if deadline is not None:
-                wake.append(deadline)
+        wake = [now + MAX_WAIT_NS]
+        wake.extend(d for d in (*deadlines, self.input.next_ready_ns() if input_open else None)
+                    if d is not None)
         timeout = max(0, min(wake) - now) / NS_PER_S
-        readers = [signals.fileno(), *self.transport.filenos()]
+        readers = [signals.fileno(), *fds]
         input_fd = self.input.fileno() if input_open else None
         if input_fd is not None:
             readers.append(input_fd)
         ready, _, _ = select.select(readers, [], [], timeout)
         if signals.fileno() in ready:
             signals.drain()
+        return ready, input_fd
+
+    def _read_input(self, ready: list[int], input_fd: int | None, input_open: bool,
+                    now: int) -> list[bytes]:
+        """The input datagrams available now (metered)."""
+        assert self.input is not None
+        if not input_open or (input_fd is not None and input_fd not in ready):
+            return []
+        payloads = self.input.read(now, INPUT_BATCH)
+        for payload in payloads:
+            self.meter.add(payload)
+        return payloads
+
+    def _close_input(self) -> None:
+        if self.input is not None:
+            self.input.close()
+
+
+class SenderRuntime(EngineDriver, SenderLoop):
+    """Drives one SenderEngine over a datagram transport until stopped."""
+
+    engine: SenderEngine
+
+    def __init__(self, plan: SenderPlan, host: PluginHost, scheduler: Scheduler,
+                 transport: RuntimeTransport,
+                 *, telemetry: TelemetryDispatcher | None = None,
+                 health: HealthServer | None = None) -> None:
+        self.plan = plan
+        self.host = host
+        self.transport = transport
+        start = now_ns()
+        self.engine = SenderEngine(plan.settings, scheduler, ntp_clock=process_clock(),
+                                   now_ns=start, rng=random.Random(secrets.randbits(64)))
+        self.meter = StreamMeter()
+        self.links = {}
+        self.input = None
+        self.publisher = SnapshotPublisher(host, telemetry, health)
+        if plan.stats_json:
+            self.publisher.stats_out = StatsJsonWriter(plan.stats_json)
+
+    def attach(self, link: LinkConfig, now: int) -> None:
+        """Open a link's sockets and add it to the bond."""
+        self.transport.open_link(link_endpoint(link))
+        self.engine.add_link(link.id, now, weight=link.weight)
+        self.links[link.id] = link
+
+    def detach(self, link_id: str, now: int) -> None:
+        """Take a link out of the bond and close its sockets."""
+        self.engine.remove_link(link_id, now)
+        self.transport.close_link(link_id)
+        del self.links[link_id]
+
+    def set_link_weight(self, link_id: str, weight: float) -> None:
+        """A configured link weight changed on reload."""
+        self.engine.set_weight(link_id, weight)
+
+    def _step(self, signals: SignalFlags, now: int, input_open: bool, next_stats: int,
+              end: int | None) -> None:
+        ready, input_fd = self._wait(signals, now, input_open,
+                                     [next_stats, self.engine.next_deadline(), end],
+                                     list(self.transport.filenos()))
         for datagram in self.transport.receive(0.0):
             self.engine.receive_datagram(datagram.link_id, datagram.data, datagram.received_ns)
         now = now_ns()
-        if input_open and (input_fd is None or input_fd in ready):
-            for payload in self.input.read(now, INPUT_BATCH):
-                self.meter.add(payload)
-                self.engine.send_payload(payload, now)
+        for payload in self._read_input(ready, input_fd, input_open, now):
+            self.engine.send_payload(payload, now)
         self.engine.on_deadline(now)
         self._flush(now)
 
     def close(self) -> None:
         """Release the input, the sockets and the stats file."""
-        if self.input is not None:
-            self.input.close()
+        self._close_input()
         super().close()
 
 

@@ -8,35 +8,12 @@ that wants to be driven by ``ristbond send``/``receive`` implements this protoco
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
-from ristbond_core.contracts import Channel, ReceivedDatagram
+from ristbond_core.contracts import Channel, LinkEndpoint, ListenEndpoint, ReceivedDatagram
 
-
-@dataclass(frozen=True, slots=True)
-class LinkEndpoint:
-    """One sender link: the receiver's RTP address and where the link leaves from.
-
-    RTCP goes to ``port + 1``. ``interface`` binds the sockets to a device
-    (SO_BINDTODEVICE); ``source`` binds them to a local address.
-    """
-
-    link_id: str
-    host: str
-    port: int
-    interface: str | None = None
-    source: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ListenEndpoint:
-    """One receiver listening address: RTP on ``port``, RTCP on ``port + 1``."""
-
-    host: str
-    port: int
+__all__ = ["LinkEndpoint", "ListenEndpoint", "RuntimeTransport"]
 
 
 @runtime_checkable

@@ -77,16 +77,19 @@ def link_endpoint(link: LinkConfig) -> LinkEndpoint:
 
 
 def parse_listen_url(url: str) -> ListenEndpoint:
-    """``rist://@HOST:PORT`` (even port; RTCP on port + 1)."""
+    """``rist://@HOST:PORT[?KEY=VALUE...]`` (even port; RTCP on port + 1).
+
+    Query keys are the transport's listen options (librist's ``secret``, ...); the
+    transport rejects keys it does not know.
+    """
     match = LISTEN_URL.match(url)
     if match is None:
         raise RistbondError(f"--listen {url!r}: expected rist://@HOST:PORT (e.g. rist://@0.0.0.0:5000)")
     port = _port(match.group("port"), url, "--listen", even=True)
     if port == 65535:
         raise RistbondError(f"--listen {url!r}: no room for RTCP on port + 1")
-    if urlsplit(url).query:
-        raise RistbondError(f"--listen {url!r}: listen URLs take no ?parameters")
-    return ListenEndpoint(_unbracket(match.group("host")), port)
+    options = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    return ListenEndpoint(_unbracket(match.group("host")), port, options)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,10 @@ from ristbond_core.contracts import LinkView, PacketInfo, SchedulerSetup
 class BroadcastScheduler:
     """Selects all usable links for each packet (all links if none is usable)."""
 
+    #: Every packet goes on every link: a session transport duplicates instead of
+    #: splitting by ``shares()``.
+    duplicates = True
+
     def __init__(self, setup: SchedulerSetup) -> None:
         # No options and no randomness: the answer depends only on the links.
         del setup

@@ -166,6 +166,10 @@ class UdpTransport:
         """Bind RTP on ``port`` and RTCP on ``port + 1``."""
         host = endpoint.host or "0.0.0.0"
         what = f"listen rist://@{endpoint.host}:{endpoint.port}"
+        if endpoint.options:
+            keys = ", ".join(sorted(endpoint.options))
+            raise RistbondError(f"{what}: the udp transport takes no listen options "
+                                f"(got {keys}); remove the ?parameters")
         family, address = resolve(host.strip("[]"), endpoint.port, what)
         rtp, rtcp = (
             new_socket(family, interface=None, rcvbuf=self.options.rcvbuf_bytes,
