@@ -33,7 +33,7 @@ from ristbond_core.runtime.meter import StreamMeter
 from ristbond_core.runtime.receiver import ReceiverLoop, ReceiverPlan
 from ristbond_core.runtime.report import SnapshotPublisher, StatsJsonWriter
 from ristbond_core.runtime.sender import SenderLoop, SenderPlan
-from ristbond_core.runtime.session_control import SessionControl
+from ristbond_core.runtime.session_control import SUMMED_COUNTERS, SessionControl
 from ristbond_core.runtime.signals import SignalFlags
 from ristbond_core.runtime.urls import link_endpoint
 from ristbond_core.telemetry.dispatch import TelemetryDispatcher
@@ -80,13 +80,14 @@ class SessionDriver:
         self._seq = 0
 
     def _envelope(self, now: int, flow: dict[str, Any], links: list[dict[str, Any]],
-                  session: dict[str, Any]) -> dict[str, Any]:
+                  session: dict[str, Any],
+                  transport: dict[str, Any] | None = None) -> dict[str, Any]:
         self._seq += 1
         out = snapshot(role=self.role, seq=self._seq, now_ns=now,
                        unix_minus_monotonic_ns=self._wall_offset, started_ns=self._started_ns,
                        derived={"latency_ms": self.latency_ms}, flow=flow, links=links)
         out["session"] = {"transport": self.transport_name, **session}
-        out["transport"] = self.transport.stats()
+        out["transport"] = transport if transport is not None else self.transport.stats()
         return out
 
     def _publish_events(self, events: list[LinkStateChanged]) -> None:
@@ -189,8 +190,8 @@ class SessionSenderRuntime(SessionDriver, SenderLoop):
 
     def _snapshot(self, now: int) -> dict[str, Any]:
         links = self.control.link_stats(now)
-        sent = sum(int(link["counters"].get("sent_packets", 0)) for link in links)
-        retransmitted = sum(int(link["counters"].get("retransmitted_packets", 0))
+        sent = sum(int(link["totals"].get("sent_packets", 0)) for link in links)
+        retransmitted = sum(int(link["totals"].get("retransmitted_packets", 0))
                             for link in links)
         flow = {
             "ssrc": self.plan.settings.flow_id,
@@ -202,8 +203,8 @@ class SessionSenderRuntime(SessionDriver, SenderLoop):
             "retransmitted": retransmitted,
         }
         for link in links:
-            link["sent_packets"] = int(link["counters"].get("sent_packets", 0))
-            link["retransmitted"] = int(link["counters"].get("retransmitted_packets", 0))
+            link["sent_packets"] = int(link["totals"].get("sent_packets", 0))
+            link["retransmitted"] = int(link["totals"].get("retransmitted_packets", 0))
         session = {
             "duplicate": self.control.duplicate,
             "weight_updates": self.control.weight_updates,
@@ -242,6 +243,7 @@ class _ReceivedLink:
     last_report_ns: int = 0
     reports: int = 0
     counters: dict[str, float] = field(default_factory=dict)
+    last_counters: dict[str, float] = field(default_factory=dict)
 
 
 class SessionReceiverRuntime(SessionDriver, ReceiverLoop):
@@ -296,8 +298,10 @@ class SessionReceiverRuntime(SessionDriver, ReceiverLoop):
         link.metrics = report.metrics
         link.last_report_ns = now
         link.reports += 1
-        for key, value in report.counters.items():
-            link.counters[key] = link.counters.get(key, 0.0) + float(value)
+        link.last_counters = dict(report.counters)
+        for key in SUMMED_COUNTERS:
+            if key in report.counters:
+                link.counters[key] = link.counters.get(key, 0.0) + float(report.counters[key])
 
     def _snapshot(self, now: int) -> dict[str, Any]:
         links = []
@@ -312,18 +316,22 @@ class SessionReceiverRuntime(SessionDriver, ReceiverLoop):
                 "delivery_rate_bps": link.metrics.delivery_rate_bps,
                 "last_packet_age_ms": (now - link.last_report_ns) / NS_PER_MS,
                 "reports": link.reports,
-                "counters": dict(link.counters),
+                "totals": dict(link.counters),
+                "last_report": dict(link.last_counters),
             })
+        transport = self.transport.stats()
         totals = _sum_counters(link.counters for link in self._links.values())
+        flow_totals = transport.get("flow") or {}
         flow = {
             "output_packets": self.meter.datagrams,
             "output_bytes": self.meter.bytes,
             "received": int(totals.get("received_packets", 0)),
-            "lost": int(totals.get("lost_packets", 0)),
-            "recovered": int(totals.get("recovered_packets", 0)),
-            "duplicate": int(totals.get("duplicate_packets", 0)),
+            # The session's own flow counters, where the transport gives them.
+            "lost": int(flow_totals.get("flow_lost", 0)),
+            "recovered": int(flow_totals.get("flow_recovered_total", 0)),
+            "duplicate": int(flow_totals.get("flow_duplicates", 0)),
         }
-        out = self._envelope(now, flow, links, {})
+        out = self._envelope(now, flow, links, {}, transport)
         self.publisher.publish(out)
         return out
 

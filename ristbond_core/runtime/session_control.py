@@ -32,6 +32,13 @@ class _SessionLink:
     last_report_ns: int | None = None
     reports: int = 0
     counters: dict[str, float] = field(default_factory=dict)
+    last_counters: dict[str, float] = field(default_factory=dict)
+
+
+#: Per-interval counters that add up to cumulative totals (the rest, such as rates and
+#: RTTs, are shown as last reported).
+SUMMED_COUNTERS = ("sent_packets", "retransmitted_packets", "sent_bytes", "delivered_bytes",
+                   "received_packets")
 
 
 class SessionControl:
@@ -97,8 +104,10 @@ class SessionControl:
         link.metrics = report.metrics
         link.last_report_ns = now_ns
         link.reports += 1
-        for key, value in report.counters.items():
-            link.counters[key] = link.counters.get(key, 0.0) + float(value)
+        link.last_counters = dict(report.counters)
+        for key in SUMMED_COUNTERS:
+            if key in report.counters:
+                link.counters[key] = link.counters.get(key, 0.0) + float(report.counters[key])
         self._collect(link.lifecycle)
         self.scheduler.on_metrics(self._view(report.link_id, link), now_ns)
 
@@ -170,7 +179,8 @@ class SessionControl:
                 "delivery_rate_bps": metrics.delivery_rate_bps,
                 "feedback_age_ms": age,
                 "reports": link.reports,
-                "counters": dict(link.counters),
+                "totals": dict(link.counters),
+                "last_report": dict(link.last_counters),
             })
         return rows
 
