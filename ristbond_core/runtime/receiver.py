@@ -52,6 +52,7 @@ class ReceiverLoop:
     plan: ReceiverPlan
     meter: StreamMeter
     output: Output | None
+    publisher: SnapshotPublisher
 
     def _listen(self) -> None:
         raise NotImplementedError
@@ -74,7 +75,8 @@ class ReceiverLoop:
         raise NotImplementedError
 
     def _open_stats_file(self) -> None:
-        raise NotImplementedError
+        if self.plan.stats_json:
+            self.publisher.stats_out = StatsJsonWriter(self.plan.stats_json)
 
     def run(self) -> int:
         """Listen, deliver, and stop on a signal or at the end of the duration."""
@@ -146,10 +148,6 @@ class ReceiverRuntime(EngineDriver, ReceiverLoop):
     def _listen(self) -> None:
         for endpoint in self.plan.listen:
             self.transport.listen(endpoint)
-
-    def _open_stats_file(self) -> None:
-        if self.plan.stats_json:
-            self.publisher.stats_out = StatsJsonWriter(self.plan.stats_json)
 
     def _drained(self) -> bool:
         return self.engine.buffered_packets == 0

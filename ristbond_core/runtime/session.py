@@ -12,14 +12,11 @@ from __future__ import annotations
 import logging
 import select
 import sys
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ristbond_core.config.models import LinkConfig
 from ristbond_core.contracts import (
-    LinkMetrics,
     Scheduler,
     SessionLinkReport,
     SessionSettings,
@@ -28,12 +25,12 @@ from ristbond_core.contracts import (
 from ristbond_core.engine.common import NS_PER_MS, NS_PER_S, snapshot
 from ristbond_core.events import LinkStateChanged
 from ristbond_core.plugins import PluginHost
-from ristbond_core.runtime.clock import now_ns
+from ristbond_core.runtime.clock import now_ns, process_clock
 from ristbond_core.runtime.meter import StreamMeter
 from ristbond_core.runtime.receiver import ReceiverLoop, ReceiverPlan
 from ristbond_core.runtime.report import SnapshotPublisher, StatsJsonWriter
 from ristbond_core.runtime.sender import SenderLoop, SenderPlan
-from ristbond_core.runtime.session_control import SUMMED_COUNTERS, SessionControl
+from ristbond_core.runtime.session_control import ReportTally, SessionControl
 from ristbond_core.runtime.signals import SignalFlags
 from ristbond_core.runtime.urls import link_endpoint
 from ristbond_core.telemetry.dispatch import TelemetryDispatcher
@@ -49,10 +46,6 @@ MAX_WAIT_NS = 50 * NS_PER_MS
 READ_BATCH = 256
 #: After a stop, the receiver is drained once nothing arrived for this long.
 QUIET_DRAINED_NS = 300 * NS_PER_MS
-
-
-def _wall_offset_ns() -> int:
-    return time.time_ns() - now_ns()
 
 
 class SessionDriver:
@@ -76,7 +69,7 @@ class SessionDriver:
         self.meter = StreamMeter()
         self.publisher = SnapshotPublisher(host, telemetry, health)
         self._started_ns = now_ns()
-        self._wall_offset = _wall_offset_ns()
+        self._wall_offset = process_clock().unix_minus_monotonic_ns
         self._seq = 0
 
     def _envelope(self, now: int, flow: dict[str, Any], links: list[dict[str, Any]],
@@ -237,15 +230,6 @@ class SessionSenderRuntime(SessionDriver, SenderLoop):
 # -- receiver -------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _ReceivedLink:
-    metrics: LinkMetrics = field(default_factory=LinkMetrics)
-    last_report_ns: int = 0
-    reports: int = 0
-    counters: dict[str, float] = field(default_factory=dict)
-    last_counters: dict[str, float] = field(default_factory=dict)
-
-
 class SessionReceiverRuntime(SessionDriver, ReceiverLoop):
     """``ristbond receive`` over a session transport: delivered payloads → output."""
 
@@ -257,17 +241,13 @@ class SessionReceiverRuntime(SessionDriver, ReceiverLoop):
                            latency_ms=plan.settings.latency_ms, telemetry=telemetry,
                            health=health)
         self.output = None
-        self._links: dict[str, _ReceivedLink] = {}
+        self._links: dict[str, ReportTally] = {}
         self._next_control = 0
         self._last_payload_ns = 0
 
     def _listen(self) -> None:
         self.transport.start_receiver(
             SessionSettings(latency_ms=self.plan.settings.latency_ms), self.plan.listen)
-
-    def _open_stats_file(self) -> None:
-        if self.plan.stats_json:
-            self.publisher.stats_out = StatsJsonWriter(self.plan.stats_json)
 
     def _drained(self) -> bool:
         return now_ns() - self._last_payload_ns >= QUIET_DRAINED_NS
@@ -294,19 +274,12 @@ class SessionReceiverRuntime(SessionDriver, ReceiverLoop):
             self._next_control = now + CONTROL_INTERVAL_NS
 
     def _on_report(self, report: SessionLinkReport, now: int) -> None:
-        link = self._links.setdefault(report.link_id, _ReceivedLink())
-        link.metrics = report.metrics
-        link.last_report_ns = now
-        link.reports += 1
-        link.last_counters = dict(report.counters)
-        for key in SUMMED_COUNTERS:
-            if key in report.counters:
-                link.counters[key] = link.counters.get(key, 0.0) + float(report.counters[key])
+        self._links.setdefault(report.link_id, ReportTally()).add(report, now)
 
     def _snapshot(self, now: int) -> dict[str, Any]:
         links = []
         for link_id, link in self._links.items():
-            received = int(link.counters.get("received_packets", 0))
+            received = int(link.totals.get("received_packets", 0))
             links.append({
                 "id": link_id,
                 "received_packets": received,
@@ -314,13 +287,13 @@ class SessionReceiverRuntime(SessionDriver, ReceiverLoop):
                 "loss": link.metrics.loss,
                 "jitter_ms": link.metrics.jitter_ms,
                 "delivery_rate_bps": link.metrics.delivery_rate_bps,
-                "last_packet_age_ms": (now - link.last_report_ns) / NS_PER_MS,
+                "last_packet_age_ms": link.age_ms(now),
                 "reports": link.reports,
-                "totals": dict(link.counters),
-                "last_report": dict(link.last_counters),
+                "totals": dict(link.totals),
+                "last_report": dict(link.last),
             })
         transport = self.transport.stats()
-        totals = _sum_counters(link.counters for link in self._links.values())
+        totals = _sum_counters(link.totals for link in self._links.values())
         flow_totals = transport.get("flow") or {}
         flow = {
             "output_packets": self.meter.datagrams,
@@ -357,9 +330,3 @@ def _sum_counters(tables: Iterable[Mapping[str, float]]) -> dict[str, float]:
         for key, value in table.items():
             total[key] = total.get(key, 0.0) + value
     return total
-
-
-def is_session_transport(transport: object) -> bool:
-    """Whether ``transport`` is driven as a session (it runs the protocol itself)."""
-    return isinstance(transport, SessionTransport)
-

@@ -24,21 +24,42 @@ from ristbond_core.events import LinkStateChanged
 SHARE_CHANGE_EPSILON = 0.01
 
 
-@dataclass(slots=True)
-class _SessionLink:
-    lifecycle: LinkLifecycle
-    weight: float
-    metrics: LinkMetrics = field(default_factory=LinkMetrics)
-    last_report_ns: int | None = None
-    reports: int = 0
-    counters: dict[str, float] = field(default_factory=dict)
-    last_counters: dict[str, float] = field(default_factory=dict)
-
-
 #: Per-interval counters that add up to cumulative totals (the rest, such as rates and
 #: RTTs, are shown as last reported).
 SUMMED_COUNTERS = ("sent_packets", "retransmitted_packets", "sent_bytes", "delivered_bytes",
                    "received_packets")
+
+
+@dataclass(slots=True)
+class ReportTally:
+    """One link's reports so far: the latest metrics and numbers, and summed counts."""
+
+    metrics: LinkMetrics = field(default_factory=LinkMetrics)
+    last_report_ns: int | None = None
+    reports: int = 0
+    totals: dict[str, float] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)
+
+    def add(self, report: SessionLinkReport, now_ns: int) -> None:
+        """Take one report received at ``now_ns``."""
+        self.metrics = report.metrics
+        self.last_report_ns = now_ns
+        self.reports += 1
+        self.last = dict(report.counters)
+        for key in SUMMED_COUNTERS:
+            if key in report.counters:
+                self.totals[key] = self.totals.get(key, 0.0) + float(report.counters[key])
+
+    def age_ms(self, now_ns: int) -> float | None:
+        """Time since the latest report, or None before the first."""
+        return None if self.last_report_ns is None else (now_ns - self.last_report_ns) / NS_PER_MS
+
+
+@dataclass(slots=True)
+class _SessionLink:
+    lifecycle: LinkLifecycle
+    weight: float
+    tally: ReportTally = field(default_factory=ReportTally)
 
 
 class SessionControl:
@@ -101,13 +122,7 @@ class SessionControl:
         if sent > 0:
             link.lifecycle.on_sent(sent, now_ns)
         link.lifecycle.on_feedback(report.metrics, now_ns, delivered_bytes=max(0, delivered))
-        link.metrics = report.metrics
-        link.last_report_ns = now_ns
-        link.reports += 1
-        link.last_counters = dict(report.counters)
-        for key in SUMMED_COUNTERS:
-            if key in report.counters:
-                link.counters[key] = link.counters.get(key, 0.0) + float(report.counters[key])
+        link.tally.add(report, now_ns)
         self._collect(link.lifecycle)
         self.scheduler.on_metrics(self._view(report.link_id, link), now_ns)
 
@@ -161,9 +176,8 @@ class SessionControl:
         """Per-link rows for a session stats snapshot."""
         rows = []
         for link_id, link in self._links.items():
-            metrics = link.metrics
-            age = None if link.last_report_ns is None else \
-                (now_ns - link.last_report_ns) / NS_PER_MS
+            tally = link.tally
+            metrics = tally.metrics
             rows.append({
                 "id": link_id,
                 "state": link.lifecycle.state.value,
@@ -177,16 +191,16 @@ class SessionControl:
                 "jitter_ms": metrics.jitter_ms,
                 "capacity_bps": metrics.capacity_bps,
                 "delivery_rate_bps": metrics.delivery_rate_bps,
-                "feedback_age_ms": age,
-                "reports": link.reports,
-                "totals": dict(link.counters),
-                "last_report": dict(link.last_counters),
+                "feedback_age_ms": tally.age_ms(now_ns),
+                "reports": tally.reports,
+                "totals": dict(tally.totals),
+                "last_report": dict(tally.last),
             })
         return rows
 
     # -- internals --------------------------------------------------------------------
     def _view(self, link_id: str, link: _SessionLink) -> LinkView:
-        return link.lifecycle.view(link.metrics, weight=link.weight)
+        return link.lifecycle.view(link.tally.metrics, weight=link.weight)
 
     def _collect(self, lifecycle: LinkLifecycle) -> None:
         self._events.extend(lifecycle.drain_events())

@@ -407,11 +407,10 @@ class LibristTransport:
         """Up to ``max_count`` delivered payloads in order; never waits."""
         ctx = self._ctx()
         if self._notify is not None:
-            try:
+            # Empty the wake-up pipe; the payloads themselves are read below.
+            with contextlib.suppress(BlockingIOError):
                 while os.read(self._notify[0], 65_536):
                     pass
-            except BlockingIOError:
-                pass
         out: list[bytes] = []
         while len(out) < max_count:
             item = ctx.read()
