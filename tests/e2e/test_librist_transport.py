@@ -28,8 +28,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.interop]
 SECRET = "field-unit-7-psk"
 PSK = f"secret={SECRET}&aes-type=128"
 CHUNKS = 1200  # 1316-byte testsrc chunks: about 1.6 MB, 3.2 s at 4 Mbit/s
-#: A librist *receiver* drops what arrives before its handshake (interop fact 4).
-HEAD_LOSS_MAX = 3
+#: A librist *receiver* drops what arrives before its handshake (interop fact 4): 1-3
+#: packets with librist senders, up to 5 seen from ours at 4 Mbit/s (its RTP and RTCP
+#: sockets race); 10 chunks is about 26 ms of this stream.
+HEAD_LOSS_MAX = 10
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "stats.schema.json"
 
 
