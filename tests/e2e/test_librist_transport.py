@@ -18,9 +18,11 @@ from typing import Any
 import jsonschema
 import pytest
 
+from ristbond_core.relay import Relay
 from ristbond_core.runtime.testsrc import CHUNK_BYTES, make_testsrc_chunk
 from tests.conftest import require_program
 from tests.e2e.conftest import Runner, read_jsonl, wait_port_bound
+from tests.interop.peers import relay_link
 from tests.librist.conftest import require_librist
 
 pytestmark = [pytest.mark.e2e, pytest.mark.interop]
@@ -207,3 +209,61 @@ def assert_whole_after_head(got: bytes, data: bytes) -> None:
     missing = len(data) - len(got)
     assert 0 <= missing <= HEAD_LOSS_MAX * CHUNK_BYTES and missing % CHUNK_BYTES == 0, missing
     assert data.endswith(got)
+
+
+def _latest(path: Path) -> dict[str, Any] | None:
+    try:
+        snapshots = read_jsonl(path)
+    except (OSError, ValueError):  # not written yet, or a line being written
+        return None
+    return snapshots[-1] if snapshots else None
+
+
+def _wait_snapshot(path: Path, ready: Any, timeout_s: float) -> dict[str, Any] | None:
+    """The first latest snapshot for which ``ready(snapshot)`` holds, or None on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        snapshot = _latest(path)
+        if snapshot is not None and ready(snapshot):
+            return snapshot
+        time.sleep(0.1)
+    return None
+
+
+def test_a_link_degraded_through_the_relay_loses_weight(runner: Runner, tmp_path: Path) -> None:
+    """15 % loss on link a's media path: within seconds its weight drops and the loss is
+    attributed to a, not to b (which carries the NACKs and the retransmissions)."""
+    a_rx, b_rx, a_hop = runner.port(), runner.port(), runner.port()
+    stats = tmp_path / "tx.jsonl"
+    with Relay([relay_link("a", a_hop, a_rx)], seed=9) as relay:
+        receiver = runner.start("receiver", "receive", "--transport", "librist",
+                                "--listen", f"rist://@127.0.0.1:{a_rx}",
+                                "--listen", f"rist://@127.0.0.1:{b_rx}",
+                                "--latency-ms", "500", "--output", "file:///dev/null")
+        wait_port_bound(a_rx)
+        sender = runner.start("sender", "send", "--transport", "librist",
+                              "--input", "testsrc://?bitrate=4000", "--latency-ms", "500",
+                              "--link", f"rist://127.0.0.1:{a_hop}?id=a",
+                              "--link", f"rist://127.0.0.1:{b_rx}?id=b",
+                              "--duration", "30", "--stats-json", str(stats))
+
+        def states(snapshot: dict[str, Any]) -> dict[str, str]:
+            return {link["id"]: link["state"] for link in snapshot["links"]}
+
+        live = _wait_snapshot(stats, lambda s: set(states(s).values()) == {"live"}, 15)
+        assert live is not None, f"links never both live: {_latest(stats)}\n{sender.err}"
+        before = live["session"]["applied_weights"]
+        assert before["a"] > 0 and before["b"] > 0, before
+        relay.link("a").update("forward", loss="15%")
+        changed_at = time.monotonic()
+        demoted = _wait_snapshot(
+            stats, lambda s: s["session"]["applied_weights"]["a"] < 0.8 * before["a"], 6)
+        elapsed = time.monotonic() - changed_at
+        assert demoted is not None, f"weights still {_latest(stats)}"
+        attribution = demoted["transport"]["loss_attribution"]
+        assert attribution["loss"]["a"] > attribution["loss"]["b"], attribution
+        assert demoted["session"]["applied_weights"]["b"] > before["b"]
+        assert stop(sender) == 0, sender.err
+        assert stop(receiver) == 0, receiver.err
+    print(f"weights {before} -> {demoted['session']['applied_weights']} after {elapsed:.1f} s; "
+          f"attributed loss {attribution['loss']}")

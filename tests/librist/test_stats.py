@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ristbond_transport_librist.stats import parse
+from ristbond_transport_librist.stats import attributed, parse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -29,12 +29,28 @@ def test_sender_peer_stats_map_peer_ids_to_links() -> None:
     assert first.counters["peer_id"] == 1.0
 
 
-def test_sender_loss_is_retransmitted_over_sent() -> None:
+def test_sender_reports_leave_loss_to_attribution() -> None:
+    """A peer's retransmissions are the NACKs it answered, not its own link's losses."""
     document = json.loads(samples("sender_peer_stats.jsonl")[0])
     document["sender-stats"]["peer"]["stats"].update(sent=200, retransmitted=10)
     (report,) = parse(json.dumps(document), 0, {1: "a"}.get).reports
-    assert report.metrics.loss == pytest.approx(0.05)
+    assert report.metrics.loss == 0.0
     assert report.counters["retransmitted"] == 10.0
+    assert report.counters["originals"] == 190.0
+    assert report.counters["delivered_bytes"] == report.counters["sent_bytes"] > 0
+    lossy = attributed(report, 0.25)
+    assert lossy.metrics.loss == 0.25
+    assert lossy.counters["delivered_bytes"] == pytest.approx(
+        0.75 * report.counters["sent_bytes"])
+    assert lossy.metrics.rtt_ms == report.metrics.rtt_ms
+
+
+def test_an_unanswered_peer_delivers_nothing() -> None:
+    document = json.loads(samples("sender_peer_stats.jsonl")[0])
+    document["sender-stats"]["peer"]["stats"].update(received=0)
+    (report,) = parse(json.dumps(document), 0, {1: "a"}.get).reports
+    assert report.counters["sent_bytes"] > 0
+    assert attributed(report, 0.0).counters["delivered_bytes"] == 0.0
 
 
 def test_unknown_sender_peers_are_skipped() -> None:

@@ -14,17 +14,20 @@ librist 0.2.7 reports one JSON object per callback, values per interval (not cum
   transport maps them to the sender's cname (librist logs "Peer N receiver name is now:
   CNAME"), and a ristbond sender announces each link id as its cname.
 
-``LinkMetrics.loss`` on the sender is ``retransmitted / sent`` for the interval: the
-share of a link's packets the receiver NACKed, the closest librist offers to attributed
-channel loss. The receiver has no per-peer loss in the JSON, so its per-peer reports
-carry ``loss = 0``; the flow's numbers come separately as ``flow_*`` counters.
+A sender peer's ``retransmitted`` counts the retransmissions *that peer sent*, which
+says where NACKs were answered, not which link lost packets (see ``loss_attribution``).
+So ``parse`` leaves the sender's ``LinkMetrics.loss`` at 0 and gives each report an
+``originals`` counter (``sent - retransmitted``); the transport attributes loss over
+all links and fills it in with ``attributed``. The receiver has no per-peer loss in the
+JSON either, so its per-peer reports carry ``loss = 0``; the flow's numbers come
+separately as ``flow_*`` counters.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ristbond_core.contracts import LinkMetrics, SessionLinkReport
@@ -69,37 +72,41 @@ def parse_sender(document: Mapping[str, Any], measured_ns: int,
     link_id = link_of_peer(peer_id)
     if link_id is None:
         return ParsedStats([], {})
-    sent = _number(stats.get("sent")) or 0.0
-    retransmitted = _number(stats.get("retransmitted")) or 0.0
-    metrics = LinkMetrics(
-        rtt_ms=_rtt(stats),
-        loss=min(1.0, retransmitted / sent) if sent > 0 else 0.0,
-        delivery_rate_bps=_number(stats.get("bandwidth")),
-    )
+    metrics = LinkMetrics(rtt_ms=_rtt(stats), delivery_rate_bps=_number(stats.get("bandwidth")))
     counters = _counters(stats)
     counters["peer_id"] = float(peer_id)
-    counters.update(_core_sender_counters(stats, metrics.loss, interval_ms))
-    return ParsedStats([SessionLinkReport(link_id, measured_ns, metrics, counters)], {})
+    counters.update(_core_sender_counters(stats, interval_ms))
+    report = SessionLinkReport(link_id, measured_ns, metrics, counters)
+    return ParsedStats([attributed(report, 0.0)], {})
 
 
-def _core_sender_counters(stats: Mapping[str, Any], loss: float,
-                          interval_ms: int) -> dict[str, float]:
-    """The counter names the core reads (see ``SessionLinkReport``).
+def _core_sender_counters(stats: Mapping[str, Any], interval_ms: int) -> dict[str, float]:
+    """The counter names the core reads (see ``SessionLinkReport``), and ``originals``.
 
     librist gives packets and a bit rate per interval, not bytes: ``sent_bytes`` is the
-    rate over the interval, and ``delivered_bytes`` the part not NACKed, counted only
-    when the receiver answered on this peer during the interval (it sent RTCP back),
-    which is what tells the lifecycle the link is alive.
+    rate over the interval. ``answered`` is 1 when the receiver sent RTCP back on this
+    peer during the interval, which is what tells the lifecycle the link is alive.
     """
     bandwidth = _number(stats.get("bandwidth")) or 0.0
-    sent_bytes = bandwidth * interval_ms / 8000.0
-    answered = (_number(stats.get("received")) or 0.0) > 0
+    sent = _number(stats.get("sent")) or 0.0
+    retransmitted = _number(stats.get("retransmitted")) or 0.0
     return {
-        "sent_packets": _number(stats.get("sent")) or 0.0,
-        "retransmitted_packets": _number(stats.get("retransmitted")) or 0.0,
-        "sent_bytes": sent_bytes,
-        "delivered_bytes": sent_bytes * (1.0 - loss) if answered else 0.0,
+        "sent_packets": sent,
+        "retransmitted_packets": retransmitted,
+        "originals": max(0.0, sent - retransmitted),
+        "sent_bytes": bandwidth * interval_ms / 8000.0,
+        "answered": float((_number(stats.get("received")) or 0.0) > 0),
     }
+
+
+def attributed(report: SessionLinkReport, loss: float) -> SessionLinkReport:
+    """A sender report with its attributed ``loss`` and the matching ``delivered_bytes``
+    (the part of ``sent_bytes`` not lost, and 0 when the receiver did not answer)."""
+    counters = dict(report.counters)
+    answered = counters.get("answered", 0.0) > 0
+    counters["delivered_bytes"] = (counters.get("sent_bytes", 0.0) * (1.0 - loss)
+                                   if answered else 0.0)
+    return replace(report, metrics=replace(report.metrics, loss=loss), counters=counters)
 
 
 def parse_receiver(document: Mapping[str, Any], measured_ns: int,

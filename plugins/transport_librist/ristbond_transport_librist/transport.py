@@ -39,6 +39,7 @@ from ristbond_core.contracts import (
 )
 from ristbond_core.errors import RistbondError
 from ristbond_transport_librist import binding
+from ristbond_transport_librist.loss_attribution import LossAttributor
 from ristbond_transport_librist.options import (
     LibristLinkOptions,
     LibristOptions,
@@ -47,7 +48,7 @@ from ristbond_transport_librist.options import (
     secrets_of,
     sender_url,
 )
-from ristbond_transport_librist.stats import parse
+from ristbond_transport_librist.stats import attributed, parse
 
 logger = logging.getLogger(binding.LOGGER_NAME)
 
@@ -71,6 +72,8 @@ SETTLE_MS = 20
 MAX_PAYLOAD = 9968
 #: Weight of a link whose share is zero: librist's 0 would mean "duplicate here".
 IDLE_WEIGHT = 1
+#: Stats intervals per loss-attribution window (and per dither step).
+ATTRIBUTION_INTERVALS = 4
 
 
 @dataclass(slots=True)
@@ -140,6 +143,12 @@ class LibristTransport:
         self._link_totals: dict[str, dict[str, float]] = {}
         # Cumulative sums of the receiver flow's per-interval numbers (``flow_*``).
         self._flow_totals: dict[str, float] = {}
+        # Sender: per-link loss from the flow's retransmissions, and the split it varies.
+        interval_ns = options.stats_interval_ms * 1_000_000
+        self._attribution = LossAttributor(ATTRIBUTION_INTERVALS * interval_ns,
+                                           report_span_ns=interval_ns)
+        self._base_shares: dict[str, float] | None = None
+        self._duplicate = False
 
     # -- starting -----------------------------------------------------------------------
 
@@ -286,6 +295,7 @@ class LibristTransport:
     def remove_link(self, link_id: str) -> None:
         """Destroy a sender peer (unknown ids are ignored)."""
         link = self._links.pop(link_id, None)
+        self._attribution.remove_link(link_id)
         if link is None or self._context is None or self._closed:
             return
         self._context.peer_destroy(link.peer)
@@ -296,17 +306,32 @@ class LibristTransport:
         """Set librist weights from shares (~percent; 0 everywhere to duplicate).
 
         A link missing from ``shares`` or with share 0 gets weight 1 (librist's weight 0
-        would *duplicate* onto it). Only changed weights are sent to librist.
+        would *duplicate* onto it). Only changed weights are sent to librist. Returns
+        the weights for ``shares`` themselves; while the flow shows loss, the weights
+        librist gets vary around them window by window (``LossAttributor.dither``), and
+        ``stats()["applied_weights"]`` shows the current ones.
         """
-        ctx = self._ctx()
+        self._ctx()  # a clear error before the session started
+        self._base_shares = {key: float(value) for key, value in shares.items()}
+        self._duplicate = duplicate
+        self._apply_weights(time.monotonic_ns())
+        return {link.link_id: 0 if duplicate else share_weight(self._base_shares.get(
+            link.link_id, 0.0)) for link in self._links.values()}
+
+    def _apply_weights(self, now_ns: int) -> None:
+        """Give librist the weights for the base shares, dithered for this window."""
+        if self._base_shares is None or self._context is None or self._closed:
+            return
+        ctx = self._context
+        shares = ({} if self._duplicate
+                  else self._attribution.dither(self._base_shares, now_ns))
         for link in self._links.values():
-            weight = 0 if duplicate else share_weight(float(shares.get(link.link_id, 0.0)))
+            weight = 0 if self._duplicate else share_weight(shares.get(link.link_id, 0.0))
             if weight != link.weight:
                 if self._weights_restored:  # else ``_restore_weights`` applies it
                     ctx.peer_weight_set(link.peer, weight)
                 link.weight = weight
                 self.counters["weight_changes"] += 1
-        return {link.link_id: link.weight for link in self._links.values()}
 
     # -- data ---------------------------------------------------------------------------
 
@@ -484,7 +509,8 @@ class LibristTransport:
                 self.counters["stats_unparsed"] += 1
             for key, value in parsed.flow_counters.items():
                 self._flow_totals[key] = self._flow_totals.get(key, 0.0) + value
-            for report in parsed.reports:
+            for raw in parsed.reports:
+                report = self._attribute(raw) if self._context.is_sender else raw
                 self._reports.append(report)
                 totals = self._link_totals.setdefault(report.link_id, {})
                 for key in ("sent", "retransmitted", "received", "received_data",
@@ -492,10 +518,19 @@ class LibristTransport:
                     if key in report.counters:
                         totals[key] = totals.get(key, 0.0) + report.counters[key]
 
+    def _attribute(self, report: SessionLinkReport) -> SessionLinkReport:
+        """Feed a sender report to the loss attribution; the report with its link's loss."""
+        counters = report.counters
+        self._attribution.observe(report.link_id, report.measured_ns,
+                                  counters.get("originals", 0.0),
+                                  counters.get("retransmitted_packets", 0.0))
+        return attributed(report, self._attribution.loss(report.link_id))
+
     def poll_reports(self) -> Sequence[SessionLinkReport]:
         """Per-link reports parsed from librist's stats since the last poll."""
         self._drain_stats()
         self._service_hold()
+        self._apply_weights(time.monotonic_ns())
         out = list(self._reports)
         self._reports.clear()
         return out
@@ -517,6 +552,9 @@ class LibristTransport:
             "librist_version": binding.librist_version(),
             "profile": self.options.profile,
             "applied_weights": {link.link_id: link.weight for link in self._links.values()},
+            "loss_attribution": (self._attribution.stats()
+                                 if sink is not None and self._context is not None
+                                 and self._context.is_sender else None),
             "links": {link_id: dict(values) for link_id, values in self._link_totals.items()},
             "flow": dict(self._flow_totals),
             "callback_errors": (sink.callback_errors if sink else 0)
