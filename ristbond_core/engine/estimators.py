@@ -78,7 +78,7 @@ class LossEstimator:
     attributed seqs are remembered.
     """
 
-    def __init__(self, *, window_ms: int = 2000, dedup_seqs: int = 8192) -> None:
+    def __init__(self, *, window_ms: int = 1000, dedup_seqs: int = 8192) -> None:
         window_ns = window_ms * _NS_PER_MS
         self._sent = WindowedSum(window_ns)
         self._lost = WindowedSum(window_ns)
@@ -387,7 +387,7 @@ class LinkEstimator:
         *,
         clock_rate_hz: int = 90_000,
         min_rtt_window_ms: int = 10_000,
-        loss_window_ms: int = 2000,
+        loss_window_ms: int = 1000,
         capacity_window_ms: int = 5000,
     ) -> None:
         self.rtt = RttEstimator(min_window_ms=min_rtt_window_ms)

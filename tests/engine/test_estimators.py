@@ -290,8 +290,8 @@ def test_freshness_is_the_age_of_the_newest_feedback() -> None:
 
 def test_link_estimator_snapshot_combines_every_estimate() -> None:
     link = LinkEstimator()
-    for i in range(100):
-        link.on_sent(PACKET_BYTES, i * 10 * MS)
+    for i in range(100):  # all within the loss window (1 s) at the snapshot
+        link.on_sent(PACKET_BYTES, 400 * MS + i * 5 * MS)
     link.on_rtt_sample(42.0, 500 * MS)
     link.on_lost(17, 600 * MS)
     link.on_reported_jitter(3.5, 700 * MS)
