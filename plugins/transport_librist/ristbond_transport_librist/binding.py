@@ -11,6 +11,9 @@ logging settings it sees into process-wide globals and may call that log callbac
 the context that installed it is gone, so the C callbacks are module-level objects that
 live for the whole process and their ``arg`` is a small integer id, never a pointer to a
 Python object that could be freed.
+
+EAP-SRP is optional in librist builds (``rist_enable_eap_srp`` exists only when librist
+was built with a crypto library); ``srp_available`` says whether the loaded one has it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,8 +201,29 @@ int rist_logging_set(struct rist_logging_settings **logging_settings, int log_le
 int rist_logging_settings_free2(struct rist_logging_settings **logging_settings);
 """
 
+# EAP-SRP (librist_srp.h of API 4, as in 0.2.7). The lookup callback fills heap buffers
+# that librist releases with free(); see ``_srp_lookup_callback``.
+_CDEF_SRP = """
+typedef void (*user_verifier_lookup_t)(char *username,
+                                       size_t *verifier_len, char **verifier,
+                                       size_t *salt_len, char **salt,
+                                       bool *use_default_2048_bit_n_modulus,
+                                       char **n_modulus_ascii, char **generator_ascii,
+                                       void *user_data);
+int rist_enable_eap_srp(struct rist_peer *peer, const char *username, const char *password,
+                        user_verifier_lookup_t lookup_func, void *userdata);
+"""
+
+# The C allocator librist frees with, resolved from the process (libc).
+_CDEF_LIBC = """
+void *malloc(size_t size);
+void free(void *ptr);
+"""
+
 ffi = cffi.FFI()
 ffi.cdef(_CDEF)
+ffi.cdef(_CDEF_SRP)
+ffi.cdef(_CDEF_LIBC)
 
 
 def _text(pointer: Any) -> str:
@@ -299,6 +323,10 @@ class CallbackSink:
     connection_events: int = 0
     #: Set once any peer reported a connected status; never cleared (see the transport).
     ever_connected: bool = False
+    #: (user name, srpfile) per SRP log-in refused because the user is not in the file
+    #: (librist itself only logs a bare "Failed to process EAPOL pkt" then).
+    srp_unknown_users: deque[tuple[str, str]] = field(
+        default_factory=lambda: deque(maxlen=QUEUE_LIMIT))
 
     def peer_statuses(self) -> dict[int, int]:
         """A copy of the last status per peer address (safe against callback writes)."""
@@ -392,6 +420,94 @@ def _connection_callback(arg: Any, peer: Any, status: int) -> None:
         sink.callback_errors += 1
 
 
+# -- EAP-SRP: the verifier lookup of a listening peer --------------------------------
+
+
+@dataclass(frozen=True)
+class VerifierTable:
+    """SRP users a listening peer accepts: user name -> (verifier, salt), raw bytes.
+
+    Built before librist starts and never changed afterwards, so the lookup callback
+    only reads it (no lock, nothing that could block librist's thread).
+    """
+
+    users: Mapping[bytes, tuple[bytes, bytes]]
+    #: Where the users came from (the srpfile path), for messages.
+    source: str
+    sink: CallbackSink
+
+
+_verifier_tables: dict[int, VerifierTable] = {}
+_libc: Any = None
+
+
+def _c_allocator() -> Any:
+    """The process's C library (malloc/free), the allocator librist frees with."""
+    global _libc
+    with _lib_lock:
+        if _libc is None:
+            _libc = ffi.dlopen(None)
+        return _libc
+
+
+def _c_copy(libc: Any, data: bytes) -> Any:
+    """A ``malloc``ed copy of ``data``, or NULL when the allocation failed."""
+    buffer = libc.malloc(max(1, len(data)))
+    if buffer != ffi.NULL:
+        ffi.memmove(buffer, data, len(data))
+    return buffer
+
+
+@ffi.callback("user_verifier_lookup_t")
+def _srp_lookup_callback(  # noqa: PLR0917 - librist's C signature
+        username: Any, verifier_len: Any, verifier: Any, salt_len: Any, salt: Any,
+        use_default_ng: Any, n_modulus_ascii: Any, generator_ascii: Any,
+        user_data: Any) -> None:
+    """librist asks for a user's SRP verifier and salt (on its receiver thread).
+
+    librist counts the user as found only when both lengths and both pointers are set,
+    and it ``free()``s the verifier, salt, modulus and generator pointers after the call
+    whether or not the user was found. So the buffers handed out are copies made with
+    the C library's ``malloc`` (never Python-owned memory), and the outputs are only
+    written once both copies exist. The modulus and generator stay NULL: the
+    verifiers ristsrppasswd writes use librist's default 2048-bit group.
+    """
+    sink = orphan_sink
+    try:
+        table = _verifier_tables.get(int(ffi.cast("intptr_t", user_data)))
+        if table is None:  # the context is gone: nobody is accepted
+            return
+        sink = table.sink
+        raw = ffi.string(username)  # ``char *``: always bytes
+        name = raw if isinstance(raw, bytes) else raw.encode()
+        entry = table.users.get(name)
+        if entry is None:
+            sink.srp_unknown_users.append((name.decode("utf-8", "replace"), table.source))
+            return
+        libc = _libc  # loaded when the table was registered
+        verifier_bytes, salt_bytes = entry
+        verifier_copy = _c_copy(libc, verifier_bytes)
+        salt_copy = _c_copy(libc, salt_bytes)
+        if ffi.NULL in (verifier_copy, salt_copy):
+            libc.free(verifier_copy)
+            libc.free(salt_copy)
+            sink.callback_errors += 1
+            return
+        verifier[0] = verifier_copy
+        verifier_len[0] = len(verifier_bytes)
+        salt[0] = salt_copy
+        salt_len[0] = len(salt_bytes)
+        use_default_ng[0] = True
+    except BaseException:  # never raise into librist's thread
+        sink.callback_errors += 1
+
+
+def srp_available(library_name: str | None = None) -> bool:
+    """Whether the loaded librist has EAP-SRP (an optional part of librist builds)."""
+    # cffi resolves a declared function on first access: AttributeError if missing.
+    return hasattr(load(library_name), "rist_enable_eap_srp")
+
+
 def peer_address(peer: Any) -> int:
     """A peer handle's C address: the key connection events use for that peer."""
     return int(ffi.cast("uintptr_t", peer))
@@ -426,6 +542,7 @@ class LibristContext:
         self._sink_id = register_sink(self.sink)
         self._arg = ffi.cast("void *", self._sink_id)
         self._closed = False
+        self._verifier_ids: list[int] = []
         self.is_sender = sender
         try:
             holder = ffi.new("struct rist_logging_settings **")
@@ -465,6 +582,32 @@ class LibristContext:
         peer_holder = ffi.new("struct rist_peer **")
         self._call("rist_peer_create", ctx, peer_holder, config, context=shown_url)
         return peer_holder[0]
+
+    def enable_srp_credentials(self, peer: Any, username: str, password: str) -> None:
+        """EAP-SRP with one user's credentials (main profile).
+
+        On a sender peer it logs in with them; on a listening peer librist accepts
+        exactly this user. librist 0.2.7 does not act on the ``username``/``password``
+        URL keys itself (``rist_peer_create`` only stores them), hence this call.
+        """
+        self._live("rist_enable_eap_srp")
+        self._call("rist_enable_eap_srp", peer, username.encode(), password.encode(),
+                   ffi.NULL, ffi.NULL)
+
+    def enable_srp_verifiers(self, peer: Any, users: Mapping[bytes, tuple[bytes, bytes]],
+                             source: str) -> None:
+        """EAP-SRP on a listening peer: accept the ``users`` (name -> verifier, salt).
+
+        librist passes the lookup callback an opaque pointer; like the other callbacks
+        it gets a small integer id, and the table stays registered until ``close``.
+        """
+        self._live("rist_enable_eap_srp")
+        _c_allocator()  # load the C allocator here, not on librist's thread
+        table_id = next(_sink_ids)
+        _verifier_tables[table_id] = VerifierTable(dict(users), source, self.sink)
+        self._verifier_ids.append(table_id)
+        self._call("rist_enable_eap_srp", peer, ffi.NULL, ffi.NULL, _srp_lookup_callback,
+                   ffi.cast("void *", table_id))
 
     def peer_destroy(self, peer: Any) -> None:
         """Remove a peer from the running session."""
@@ -535,4 +678,6 @@ class LibristContext:
             self._call("rist_destroy", self._ctx)
         finally:
             unregister_sink(self._sink_id)
+            for table_id in self._verifier_ids:
+                _verifier_tables.pop(table_id, None)
             self._ctx = ffi.NULL

@@ -15,6 +15,12 @@ is done, so payloads librist sends before it are lost for good (the receiver nev
 learns they existed, so it cannot NACK them). The sender therefore holds payloads in a
 bounded queue until librist reports a connected peer, then hands them over in order;
 see ``LibristTransport.write``.
+
+SRP: librist 0.2.7 only stores a peer URL's ``username``/``password``; the transport
+turns SRP on itself (``rist_enable_eap_srp``) right after creating each peer, with the
+link's credentials or, on a listen address with an ``srpfile``, with a user table read
+from that file before librist starts. librist's log lines about failed log-ins become
+one plain error each (``_watch_log``).
 """
 
 from __future__ import annotations
@@ -43,8 +49,10 @@ from ristbond_transport_librist.loss_attribution import LossAttributor
 from ristbond_transport_librist.options import (
     LibristLinkOptions,
     LibristOptions,
+    check_srp,
     listener_url,
     parse_link_options,
+    read_srpfile,
     secrets_of,
     sender_url,
 )
@@ -60,6 +68,11 @@ _ADVERTISED_PEER = re.compile(r"Advertising flow_id\s+\d+ and peer_id (\d+)")
 _PEER_NAME = re.compile(r"Peer (\d+) receiver name is now: (\S+)")
 #: What librist logs when a packet does not decrypt with the configured key.
 _UNDECRYPTABLE = re.compile(r"till new NONCE")
+#: What librist logs when SRP log-ins fail: on the sender refused by the receiver, on the
+#: receiver a wrong password (with ``user@ip``), on a sender lacking credentials.
+_SRP_REFUSED = re.compile(r"\[EAP-SRP\] Authentication failed$")
+_SRP_WRONG_PASSWORD = re.compile(r"\[EAP-SRP\] Authentication failed for (\S+)@(\S+)")
+_SRP_NO_CREDENTIALS = re.compile(r"EAP authentication requested but credentials have not")
 
 #: Reports kept between two ``poll_reports`` calls at most (the oldest are dropped).
 REPORT_LIMIT = 1024
@@ -129,6 +142,8 @@ class LibristTransport:
         self._forward_level = _LOG_LEVELS[options.log_level]
         self._advertised_peer: int | None = None
         self._closed = False
+        # SRP failure messages already logged (each is logged once per session).
+        self._srp_reported: set[str] = set()
         self.counters: dict[str, int] = {
             "payloads_written": 0, "bytes_written": 0, "payloads_read": 0, "bytes_read": 0,
             "discontinuities": 0, "stats_reports": 0, "stats_unparsed": 0,
@@ -193,22 +208,33 @@ class LibristTransport:
         if not listen:
             raise RistbondError("librist transport: a receiver needs at least one listen address")
         parsed = []
-        for endpoint in listen:
+        srp_users: dict[int, dict[bytes, tuple[bytes, bytes]]] = {}
+        for index, endpoint in enumerate(listen):
             what = f"listen address {endpoint.host}:{endpoint.port}"
             check_address(endpoint.host, endpoint.port, what)
             check_port_free(endpoint.host, endpoint.port, what)
-            parsed.append((endpoint, parse_link_options(endpoint.options, what)))
+            opts = parse_link_options(endpoint.options, what)
+            self._check_srp(opts, listening=True, what=what)
+            if opts.srpfile is not None:
+                srp_users[index] = {name.encode(): (entry.verifier, entry.salt)
+                                    for name, entry in read_srpfile(opts.srpfile).items()}
+            parsed.append((endpoint, opts))
         self._settings = settings
         secrets = [s for _, opts in parsed for s in secrets_of(opts)]
         self._new_context(sender=False, flow_id=0, secrets=secrets)
         try:
             ctx = self._ctx()
-            for endpoint, opts in parsed:
+            for index, (endpoint, opts) in enumerate(parsed):
                 url = listener_url(endpoint.host, endpoint.port, opts,
                                    latency_ms=settings.latency_ms)
                 shown = listener_url(endpoint.host, endpoint.port, opts,
                                      latency_ms=settings.latency_ms, mask=True)
-                self._listen_peers.append(ctx.peer_create(url, shown))
+                peer = ctx.peer_create(url, shown)
+                self._listen_peers.append(peer)
+                if opts.srpfile is not None:
+                    ctx.enable_srp_verifiers(peer, srp_users[index], opts.srpfile)
+                else:
+                    self._enable_srp_credentials(peer, opts)
             ctx.nack_type_set(binding.NACK_RANGE if self.options.nack_type == "range"
                               else binding.NACK_BITMASK)
             read_fd, write_fd = os.pipe()
@@ -259,7 +285,26 @@ class LibristTransport:
                 "source address (librist 0.2 has no such peer setting); route the "
                 "destination through the wanted interface instead"
             )
-        return parse_link_options(link.options, what)
+        opts = parse_link_options(link.options, what)
+        self._check_srp(opts, listening=False, what=what)
+        return opts
+
+    def _check_srp(self, opts: LibristLinkOptions, *, listening: bool, what: str) -> None:
+        """Refuse SRP keys the profile or the installed librist cannot honour, before
+        librist is started (librist would only return a bare error code later)."""
+        check_srp(opts, profile=self.options.profile, listening=listening, what=what)
+        keys = opts.srp_keys()
+        if keys and not binding.srp_available(self._library_name):
+            raise RistbondError(
+                f"{what}: option {keys[0]!r}: SRP is not available in the installed "
+                f"librist ({binding.LIBRARY_NAME} has no rist_enable_eap_srp; it was "
+                "built without SRP support)")
+
+    def _enable_srp_credentials(self, peer: Any, opts: LibristLinkOptions) -> None:
+        """Turn SRP on for a peer whose link has a user name and password."""
+        if opts.username is not None and opts.password is not None:
+            self._ctx().enable_srp_credentials(peer, opts.username,
+                                               opts.password.get_secret_value())
 
     def _create_link(self, link: LinkEndpoint, opts: LibristLinkOptions) -> None:
         ctx = self._ctx()
@@ -273,6 +318,7 @@ class LibristTransport:
         self._forward_logs()
         self._advertised_peer = None
         peer = ctx.peer_create(url, shown)
+        self._enable_srp_credentials(peer, opts)
         self._forward_logs()
         peer_id = self._advertised_peer
         self._links[link.link_id] = _Link(link.link_id, peer, peer_id, weight)
@@ -463,6 +509,14 @@ class LibristTransport:
         sinks = [binding.orphan_sink]
         if self._context is not None:
             sinks.insert(0, self._context.sink)
+            unknown = self._context.sink.srp_unknown_users
+            while unknown:
+                try:
+                    user, source = unknown.popleft()
+                except IndexError:
+                    break
+                self._srp_failure(f"SRP log-in refused: user {user!r} is not in the "
+                                  f"srpfile {source} (nothing from it is delivered)")
         for sink in sinks:
             while sink.logs:
                 try:
@@ -473,7 +527,34 @@ class LibristTransport:
                 if level <= self._forward_level:
                     logger.log(binding.python_level(level), "librist: %s", text)
 
+    def _srp_failure(self, message: str) -> None:
+        """Count an SRP log-in failure and log each distinct message once per session
+        (librist retries a log-in every few hundred milliseconds)."""
+        self.counters["srp_failures"] = self.counters.get("srp_failures", 0) + 1
+        if message not in self._srp_reported:
+            self._srp_reported.add(message)
+            logger.error("librist: %s", message)
+
+    def _watch_srp(self, text: str) -> bool:
+        """Turn librist's SRP failure lines into plain errors; True if ``text`` was one."""
+        if _SRP_REFUSED.search(text):
+            self._srp_failure("SRP log-in refused by the receiver: wrong username or "
+                              "password (nothing is delivered on that link)")
+            return True
+        wrong = _SRP_WRONG_PASSWORD.search(text)
+        if wrong is not None:
+            self._srp_failure(f"SRP log-in of user {wrong.group(1)!r} from {wrong.group(2)} "
+                              "failed: wrong password (nothing from it is delivered)")
+            return True
+        if _SRP_NO_CREDENTIALS.search(text):
+            self._srp_failure("the receiver requires SRP: give the link 'username' and "
+                              "'password' (nothing is delivered on that link)")
+            return True
+        return False
+
     def _watch_log(self, text: str) -> None:
+        if self._watch_srp(text):
+            return
         if _UNDECRYPTABLE.search(text):
             # librist reports a key mismatch only as a malformed packet after decryption
             # ("... till new NONCE"); say what it most likely means, once per session.
