@@ -9,7 +9,7 @@ apart (a resent packet whose original, or an earlier copy, had already arrived).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,14 +113,18 @@ def run_scenario(
     duration_s: float | None = None,
     host: PluginHost | None = None,
     progress: Callable[[float], None] | None = None,
+    scheduler_options: Mapping[str, Any] | None = None,
 ) -> RunRecord:
-    """Run ``scenario`` (for ``duration_s``, default its own) and record the result."""
+    """Run ``scenario`` (for ``duration_s``, default its own) and record the result.
+
+    ``scheduler_options`` are the scheduler's ``[scheduler.options]`` (validated by it).
+    """
     duration = scenario.duration_s if duration_s is None else duration_s
     host = host or PluginHost.discover()
     models = scenario.link_models()
     sim = PairSimulation(
         models,
-        host.create_scheduler(scheduler, {}, random.Random(seed)),
+        host.create_scheduler(scheduler, dict(scheduler_options or {}), random.Random(seed)),
         sender=SenderSettings(latency_ms=scenario.latency_ms,
                               payload_bytes=scenario.payload_bytes),
         receiver=ReceiverSettings(latency_ms=scenario.latency_ms),
