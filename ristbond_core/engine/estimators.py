@@ -17,6 +17,8 @@ from ristbond_core.engine.windowed import WindowedExtremum, WindowedSum
 
 _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
+#: Sends remembered for the send rate at most (the oldest go first).
+_MAX_SENDS = 16_384
 _RTP_TS_MODULUS = 1 << 32
 
 
@@ -221,7 +223,10 @@ class CapacityEstimator:
         self._saturated_run: deque[float] = deque(maxlen=step_down_samples)
         self._gradient_window_ns = gradient_window_ms * _NS_PER_MS
         self._gradient_threshold = gradient_threshold_ratio
-        self._sends: deque[tuple[int, int]] = deque(maxlen=16_384)
+        # (time, bytes) per send within the gradient window, and their byte sum (kept
+        # alongside so the send rate costs O(1) per call, not a pass over the window).
+        self._sends: deque[tuple[int, int]] = deque()
+        self._sends_bytes = 0
         self._delays: deque[tuple[int, float]] = deque(maxlen=2048)
         self._last_report_ns: int | None = None
         self._last_saturated_ns: int | None = None
@@ -277,7 +282,10 @@ class CapacityEstimator:
         """``size_bytes`` left on this link (feeds the send rate of the fallback)."""
         if size_bytes <= 0:
             return
+        if len(self._sends) >= _MAX_SENDS:
+            self._sends_bytes -= self._sends.popleft()[1]
         self._sends.append((now_ns, size_bytes))
+        self._sends_bytes += size_bytes
         self._prune(now_ns)
 
     def on_delay_sample(self, delay_ms: float, now_ns: int) -> bool:
@@ -295,7 +303,7 @@ class CapacityEstimator:
     def _prune(self, now_ns: int) -> None:
         horizon = now_ns - self._gradient_window_ns
         while self._sends and self._sends[0][0] < horizon:
-            self._sends.popleft()
+            self._sends_bytes -= self._sends.popleft()[1]
         while self._delays and self._delays[0][0] < horizon:
             self._delays.popleft()
 
@@ -308,7 +316,7 @@ class CapacityEstimator:
         if span_ns <= 0:
             return None
         # The first send opens the interval; the bytes after it flowed during the span.
-        carried = sum(size for _, size in self._sends) - self._sends[0][1]
+        carried = self._sends_bytes - self._sends[0][1]
         return carried * 8 * _NS_PER_S / span_ns
 
     def delay_gradient(self, now_ns: int) -> float | None:

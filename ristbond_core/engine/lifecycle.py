@@ -250,6 +250,7 @@ class LinkLifecycle:
         self._blackhole_ns = cfg.blackhole_after_ms * _NS_PER_MS
         self._state = LinkState.INIT
         self._now: int | None = None
+        self._timer_ns: int | None = None  # see ``next_deadline``
         self._events: deque[LinkStateChanged] = deque()
         self.ignored_count = 0
         self.last_ignored_reason: str | None = None
@@ -370,6 +371,7 @@ class LinkLifecycle:
         if self._state is LinkState.INIT:
             raise LifecycleUsageError(self.link_id, self._state, LinkInput.DETACHED)
         self._fire(LinkInput.DETACHED, now, "link detached")
+        self._timer_ns = self._earliest_timer()
 
     def on_address_change(self, now_ns: int) -> None:
         """The link's local or remote address changed (new path: re-learn it)."""
@@ -425,7 +427,15 @@ class LinkLifecycle:
 
     # -- timers ----------------------------------------------------------------------------------
     def next_deadline(self) -> int | None:
-        """When ``on_deadline`` must next be called (ns), or None if no timer is armed."""
+        """When ``on_deadline`` must next be called (ns), or None if no timer is armed.
+
+        Kept from the last evaluation: every input that can move a timer ends in one,
+        so between inputs only time passes, and the earliest future deadline is the
+        first instant a condition can start to hold.
+        """
+        return self._timer_ns
+
+    def _earliest_timer(self) -> int | None:
         if self._now is None:
             return None
         deadlines = [
@@ -436,8 +446,13 @@ class LinkLifecycle:
         return min(deadlines) if deadlines else None
 
     def on_deadline(self, now_ns: int) -> None:
-        """Time advanced to ``now_ns``; fire whatever timer conditions hold."""
-        self._evaluate(self._advance(now_ns))
+        """Time advanced to ``now_ns``; fire whatever timer conditions hold.
+
+        Before the next timer nothing can fire, so the conditions are not evaluated.
+        """
+        now = self._advance(now_ns)
+        if self._timer_ns is not None and now >= self._timer_ns:
+            self._evaluate(now)
 
     # -- internals ------------------------------------------------------------------------------
     def _advance(self, now_ns: int) -> int:
@@ -710,7 +725,8 @@ class LinkLifecycle:
                     self._fire(link_input, now, detail)
                     break
             else:
-                return
+                break
+        self._timer_ns = self._earliest_timer()
 
 
 def _metrics_valid(metrics: LinkMetrics) -> bool:

@@ -86,6 +86,9 @@ class NackTracker:
     def __init__(self) -> None:
         self._missing: dict[int, Missing] = {}
         self._timers: list[tuple[int, int]] = []  # (due_ns, seq); stale entries skipped
+        # Every seq ever added, lowest first (stale ones skipped): ``forget_below`` pops
+        # from the bottom instead of scanning every missing seq on each output packet.
+        self._seqs: list[int] = []
         self.counters = NackCounters()
 
     def __len__(self) -> int:
@@ -100,6 +103,7 @@ class NackTracker:
             return
         self._missing[seq] = Missing(ArqState.WAITING, now_ns + window_ns, deadline_ns)
         heapq.heappush(self._timers, (now_ns + window_ns, seq))
+        heapq.heappush(self._seqs, seq)
         self.counters.gaps_detected += 1
 
     def _move(self, seq: int, entry: Missing, event: ArqInput) -> ArqState:
@@ -123,15 +127,17 @@ class NackTracker:
 
     def forget_below(self, seq: int) -> int:
         """Output moved past ``seq``: drop older entries; returns how many were dropped."""
-        stale = [s for s in self._missing if s < seq]
-        for s in stale:
-            del self._missing[s]
-        return len(stale)
+        dropped = 0
+        while self._seqs and self._seqs[0] < seq:
+            if self._missing.pop(heapq.heappop(self._seqs), None) is not None:
+                dropped += 1
+        return dropped
 
     def clear(self) -> None:
         """Forget everything (flow reset)."""
         self._missing.clear()
         self._timers.clear()
+        self._seqs.clear()
 
     def next_due(self) -> int | None:
         """When the earliest timer fires, or None."""

@@ -78,6 +78,11 @@ FULL_LINK_IDLE_NS = 5_000 * NS_PER_MS
 #: Links of a new flow reveal themselves (first RTCP or RTP) within this time; until
 #: then the delay spread is unknown and the reorder window stays conservative.
 LINK_DISCOVERY_NS = 1_000 * NS_PER_MS
+#: The derived timing (reorder window, NACK pacing) is recomputed at most once per this
+#: much time, or when the set of links changes: its inputs (RTT, transit spread,
+#: jitter) move slowly, and recomputing it on every wake-up was the receiver's largest
+#: per-wake-up cost.
+TIMING_REFRESH_NS = 10 * NS_PER_MS
 #: Transit may exceed the fastest path's by up to 2 × latency plus this before a
 #: packet's timestamp is judged implausible (garbage or a foreign stream).
 TRANSIT_TOLERANCE_NS = 1_000 * NS_PER_MS
@@ -248,6 +253,7 @@ class ReceiverEngine(EngineOutbox):
         self._output: list[bytes] = []
         self._snapshot_seq = 0
         self.timing = derive_timing(settings.latency_ms, None)
+        self._timing_key: tuple[int, int] | None = None
 
     # -- input ------------------------------------------------------------------------
 
@@ -554,6 +560,10 @@ class ReceiverEngine(EngineOutbox):
                 self._send_link_rtcp(link, now_ns, periodic=link.next_rtcp_ns <= now_ns)
 
     def _refresh_timing(self, now_ns: int) -> None:
+        key = (now_ns // TIMING_REFRESH_NS, len(self.links))
+        if key == self._timing_key:
+            return
+        self._timing_key = key
         rtts = [
             link.estimator.rtt.srtt_ms
             for link in self.links.values()

@@ -158,6 +158,7 @@ class SenderEngine(EngineOutbox):
         self._snapshot_seq = 0
         self._buffer = bytearray(RTP_HEADER_SIZE + 65_536)
         self.timing: TimingPlan = derive_timing(settings.latency_ms, None)
+        self._timing_rtt: float | None = None
         self._last_packet: tuple[int, int] | None = None  # (extended seq, sent at)
         self._tail_probed = False
 
@@ -513,7 +514,10 @@ class SenderEngine(EngineOutbox):
         """Periodic RTCP, lifecycle timers, timing refresh and store expiry."""
         rtts = [s for link in self.links.values()
                 if (s := link.estimator.rtt.srtt_ms) is not None]
-        self.timing = derive_timing(self.settings.latency_ms, min(rtts) if rtts else None)
+        rtt = min(rtts) if rtts else None
+        if rtt != self._timing_rtt:  # the timing depends on nothing else
+            self._timing_rtt = rtt
+            self.timing = derive_timing(self.settings.latency_ms, rtt)
         self.store.expire(now_ns, int(self.timing.retransmit_store_ms * NS_PER_MS))
         self._probe_tail(now_ns)
         for link in self.links.values():

@@ -31,30 +31,46 @@ class _BucketWindow:
         self._buckets = buckets
         self._slots: deque[tuple[int, float]] = deque()
         self._last_index = 0
+        # The folded answer, valid while no sample was added and no bucket expired:
+        # estimators read these windows far more often than they add to them.
+        self._answer: float | None = None
+        self._answer_valid = False
 
     def _fold(self, old: float, new: float) -> float:
         raise TypeError("subclasses define how samples in one bucket combine")
 
     def _add(self, value: float, now_ns: int) -> None:
         index = self._current(now_ns)
+        self._answer_valid = False
         if self._slots and self._slots[-1][0] == index:
             self._slots[-1] = (index, self._fold(self._slots[-1][1], value))
         else:
             self._slots.append((index, value))
 
-    def _values(self, now_ns: int) -> list[float]:
-        self._current(now_ns)
-        return [value for _, value in self._slots]
-
     def _current(self, now_ns: int) -> int:
-        self._last_index = max(self._last_index, now_ns // self._width_ns)
-        while self._slots and self._slots[0][0] <= self._last_index - self._buckets:
+        index = now_ns // self._width_ns
+        self._last_index = max(self._last_index, index)
+        oldest = self._last_index - self._buckets
+        while self._slots and self._slots[0][0] <= oldest:
             self._slots.popleft()
+            self._answer_valid = False
         return self._last_index
+
+    def _folded(self, now_ns: int) -> float | None:
+        """All buckets in the window folded into one answer; None when empty."""
+        self._current(now_ns)
+        if not self._answer_valid:
+            self._answer = self._fold_all([value for _, value in self._slots])
+            self._answer_valid = True
+        return self._answer
+
+    def _fold_all(self, values: list[float]) -> float | None:
+        raise TypeError("subclasses define how buckets combine")
 
     def reset(self) -> None:
         """Forget every sample."""
         self._slots.clear()
+        self._answer_valid = False
 
 
 class WindowedExtremum(_BucketWindow):
@@ -71,12 +87,14 @@ class WindowedExtremum(_BucketWindow):
         """Add one sample taken at ``now_ns``."""
         self._add(value, now_ns)
 
-    def value(self, now_ns: int) -> float | None:
-        """The extremum over the window ending at ``now_ns``; None when it is empty."""
-        values = self._values(now_ns)
+    def _fold_all(self, values: list[float]) -> float | None:
         if not values:
             return None
         return max(values) if self._maximum else min(values)
+
+    def value(self, now_ns: int) -> float | None:
+        """The extremum over the window ending at ``now_ns``; None when it is empty."""
+        return self._folded(now_ns)
 
 
 class WindowedSum(_BucketWindow):
@@ -92,6 +110,9 @@ class WindowedSum(_BucketWindow):
         """Add ``amount`` at ``now_ns``."""
         self._add(amount, now_ns)
 
+    def _fold_all(self, values: list[float]) -> float | None:
+        return float(sum(values))
+
     def total(self, now_ns: int) -> float:
         """Sum over the window ending at ``now_ns``."""
-        return sum(self._values(now_ns))
+        return self._folded(now_ns) or 0.0
