@@ -389,11 +389,15 @@ class LinkLifecycle:
         self.sent_bytes_total += size_bytes
         if self._state is LinkState.INIT:
             return
-        if self._first_unconfirmed_send_ns is None:
+        arms_blackhole = self._first_unconfirmed_send_ns is None
+        if arms_blackhole:
             self._first_unconfirmed_send_ns = now
         self._unconfirmed_bytes += size_bytes
         self._sent_since_feedback += size_bytes
-        self._evaluate(now)
+        # Byte counts are in no condition: only the blackhole clock starting, or a timer
+        # already due, can make something fire (this runs for every packet sent).
+        if arms_blackhole or (self._timer_ns is not None and now >= self._timer_ns):
+            self._evaluate(now)
 
     def on_feedback(self, metrics: LinkMetrics, now_ns: int, *, delivered_bytes: int) -> None:
         """Feedback about the link arrived: a metrics snapshot and confirmed delivery.
