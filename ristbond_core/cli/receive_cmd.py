@@ -38,9 +38,10 @@ def add_parser(sub: Any) -> None:
                         help="udp://HOST:PORT, file://PATH or - (stdout) "
                         "(default: [receiver] output)")
     parser.add_argument("--latency-ms", type=int, metavar="N", help="playout latency")
-    parser.add_argument("--nack-form", choices=("range", "generic"),
-                        help="NACK form: range (RIST, librist) or generic (RFC 4585, what "
-                        "GStreamer ristsink understands) (default: [receiver] nack_form)")
+    parser.add_argument("--nack-form", choices=("auto", "range", "generic"),
+                        help="NACK form: auto (range for RIST senders, generic for others), "
+                        "range (RIST, librist) or generic (RFC 4585, what GStreamer ristsink "
+                        "understands) (default: [receiver] nack_form, auto)")
     add_node_arguments(parser, duration_help="stop after S seconds")
     parser.set_defaults(run=run)
 

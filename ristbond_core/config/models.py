@@ -82,9 +82,10 @@ class ReceiverConfig(Section):
     latency_ms: int = Field(1000, ge=20, le=30_000, description="playout delay after send time")
     max_jitter_ms: int = Field(50, ge=0, le=5000, description="extra delay spread tolerated")
     max_buffer_packets: int = Field(65_536, ge=64, le=1_048_576, description="reorder buffer cap")
-    nack_form: Literal["range", "generic"] = Field(
-        "range",
-        description="range: RIST APP NACKs (librist); generic: RFC 4585 NACKs (GStreamer ristsink)",
+    nack_form: Literal["auto", "range", "generic"] = Field(
+        "auto",
+        description="auto: range for RIST senders, generic otherwise; range: RIST APP NACKs "
+                    "(librist); generic: RFC 4585 NACKs (GStreamer ristsink)",
     )
 
     @field_validator("listen")

@@ -106,7 +106,7 @@ class ReceiverSettings:
     latency_ms: int = 1000
     max_buffer_packets: int = 65_536
     max_buffer_bytes: int = 64 * 1024 * 1024
-    nack_form: Literal["range", "generic"] = "range"
+    nack_form: Literal["auto", "range", "generic"] = "auto"
     nack_links: int = 2
     cname: str = "ristbond-receiver"
     flow_timeout_ms: int = 2000
@@ -641,15 +641,13 @@ class ReceiverEngine(EngineOutbox):
         links = self._nack_links(now_ns)
         if not links:
             return
-        if self.settings.nack_form == "range":
-            records = range_nack_records(seqs)
-        else:
-            records = generic_nack_records(seqs)
+        form = self.nack_form_now()
+        records = range_nack_records(seqs) if form == "range" else generic_nack_records(seqs)
         for first in range(0, len(records), MAX_NACK_RECORDS):
             chunk = tuple(records[first : first + MAX_NACK_RECORDS])
             nack: RtcpPacket
             reporter = self._reporter_ssrc()
-            if self.settings.nack_form == "range":
+            if form == "range":
                 nack = RangeNack(self._ssrc, chunk)  # librist matches it by the flow's SSRC
             else:
                 nack = GenericNack(reporter, self._ssrc, chunk)
@@ -661,6 +659,15 @@ class ReceiverEngine(EngineOutbox):
                 self._send(link.link_id, Channel.RTCP, data)
                 self.counters.nacks_sent += 1
                 self._emit(NackSent(link.link_id, min(seqs), len(seqs), now_ns))
+
+    def nack_form_now(self) -> Literal["range", "generic"]:
+        """The NACK form in use: the configured one, or with ``auto`` the one the sender
+        understands: RIST range NACKs for RIST senders (librist, ristbond: an echo
+        request in every SR compound), RFC 4585 generic NACKs otherwise (GStreamer's
+        ristsink ignores range NACKs). Until a sender report arrives, range."""
+        if self.settings.nack_form != "auto":
+            return self.settings.nack_form
+        return "range" if self._sender_speaks_rist else "generic"
 
     def _reporter_ssrc(self) -> int:
         """The SSRC our RTCP carries: the sender's own for RIST peers, as librist's
@@ -750,6 +757,7 @@ class ReceiverEngine(EngineOutbox):
         flow = {
             "ssrc": self._ssrc,
             **{name: getattr(self.counters, name) for name in FlowCounters.__slots__},
+            "nack_form": self.nack_form_now(),
             "events_dropped": self.events_dropped,
             "recovered": self.tracker.counters.recovered,
             "reordered": self.tracker.counters.reordered,

@@ -339,3 +339,40 @@ def test_the_receiver_reports_with_the_flow_ssrc_only_to_rist_senders(
                for p in parse_compound(d.data) if isinstance(p, ReceiverReport)]
     assert reports
     assert all((p.ssrc == flow) is same_ssrc for p in reports)
+
+
+@pytest.mark.parametrize(("speaks_rist", "form"), [(True, "range"), (False, "generic")])
+def test_auto_nack_form_follows_what_the_sender_speaks(speaks_rist: bool, form: str) -> None:
+    """``nack_form = auto`` (the default): range NACKs to RIST senders (an echo request in
+    their SR compound), RFC 4585 generic NACKs to others (GStreamer's ristsink)."""
+    from ristbond_core.engine.receiver import ReceiverEngine
+    from ristbond_core.wire import (
+        GenericNack,
+        RistEchoRequest,
+        RistRangeNack,
+        SenderReport,
+        SourceDescription,
+        build_compound,
+        parse_compound,
+    )
+
+    flow = 0x1000
+    receiver = ReceiverEngine(ReceiverSettings(latency_ms=400), ntp_clock=NtpClock(0), now_ns=0)
+    assert receiver.settings.nack_form == "auto"
+    assert receiver.nack_form_now() == "range"  # until a sender report says otherwise
+    report = [SenderReport(flow, 1 << 32, 0), SourceDescription.with_cname(flow, "peer")]
+    if speaks_rist:
+        report.append(RistEchoRequest(flow, 1 << 32))
+    receiver.receive_datagram("a", build_compound(report), 0)
+    assert receiver.nack_form_now() == form
+    for i in (0, 1, 2, 5, 6):  # 3 and 4 are missing
+        receiver.receive_datagram("a", bytes(RtpPacket(i, 90 * i, flow, b"x")), 1_000_000 * i)
+    nacks: list[object] = []
+    for ms in range(10, 300, 10):
+        receiver.on_deadline(ms * 1_000_000)
+        nacks += [p for d in receiver.datagrams_to_send(ms * 1_000_000)
+                  for p in parse_compound(d.data) if isinstance(p, GenericNack | RistRangeNack)]
+    assert nacks
+    expected = RistRangeNack if form == "range" else GenericNack
+    assert all(isinstance(p, expected) for p in nacks), nacks
+    assert receiver.stats(300_000_000)["flow"]["nack_form"] == form

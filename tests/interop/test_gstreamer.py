@@ -80,7 +80,7 @@ def ristsink_run(request: pytest.FixtureRequest, ports: Ports,
     with process_group(workdir) as group:
         receiver = group.start("receive", ristbond_argv(
             "receive", "--listen", f"rist://@{HOST}:{rist}", "--output", f"file://{output}",
-            "--latency-ms", str(LATENCY_MS), "--duration", "30", "--nack-form", "generic",
+            "--latency-ms", str(LATENCY_MS), "--duration", "30",
             "--stats-json", str(stats), "--stats-interval-ms", "500"))
         wait_bound(rist, receiver.popen, receiver.log)
         # Both bonded sessions aim at one port; they differ by their source ports.
@@ -110,9 +110,16 @@ def test_ristsink_keeps_its_ssrc(ristsink_run: RistsinkRun) -> None:
     assert flow["flow_resets"] == 0, flow
 
 
+def test_the_receiver_chose_generic_nacks_for_ristsink(ristsink_run: RistsinkRun) -> None:
+    """ristsink ignores RIST range NACKs; with the default ``--nack-form auto`` the
+    receiver sees that its SR compounds carry no RIST echo request and uses RFC 4585
+    generic NACKs instead."""
+    assert ristsink_run.receiver["flow"]["nack_form"] == "generic", ristsink_run.receiver
+
+
 def test_ristsink_stream_is_whole_after_its_startup_loss(ristsink_run: RistsinkRun) -> None:
-    """ristsink answers the generic NACKs ``ristbond receive --nack-form generic`` sends,
-    so after its documented start-up loss nothing is missing."""
+    """ristsink answers the generic NACKs ``ristbond receive`` sends it (auto form), so
+    after its documented start-up loss nothing is missing."""
     assert_whole_from_first(ristsink_run.output, FED_CHUNKS, RISTSINK_HEAD_LOSS)
 
 
