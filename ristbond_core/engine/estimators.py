@@ -472,6 +472,7 @@ class LinkEstimator:
             loss=self.loss.ratio(now_ns),
             jitter_ms=jitter,
             capacity_bps=self.capacity.capacity_bps(now_ns),
+            capacity_measured=self.capacity.saturated_recently(now_ns),
             delivery_rate_bps=self.capacity.delivery_rate_bps,
             feedback_age_ms=self.freshness.age_ms(now_ns),
         )

@@ -197,3 +197,33 @@ def test_runs_on_one_link_are_bounded_by_the_quantum(
     sequence = "".join(ids[0] for ids in run_stream(scheduler, links, 200).selections)
     assert "aaa" not in sequence
     assert "bbb" not in sequence
+
+
+def test_a_returning_link_ramps_from_what_it_carried_when_live(
+    dwrr: Callable[..., Scheduler], five_and_one: list[LinkView]
+) -> None:
+    """Back from an outage, a warming link's own estimate only reflects the trickle its
+    admission allowed; weighing it at face value kept it starved. Its capacity when it
+    was last live stands in, scaled by the admission ramp, and no drop penalty starts."""
+    scheduler = announced(dwrr(), five_and_one)
+    big, small = five_and_one
+    assert scheduler.shares(five_and_one, 0)["small"] == pytest.approx(1 / 6)
+    trickle = replace(small, state=LinkState.WARM, admission=0.5,
+                      metrics=replace(small.metrics, capacity_bps=0.1 * MBIT))
+    scheduler.on_metrics(trickle, 1)
+    shares = scheduler.shares([big, trickle], 1)
+    assert shares["small"] == pytest.approx(0.5 / 5.5)  # 1 Mbit/s x admission 0.5
+    # Once the warming link is measured full, its own estimate counts again.
+    full = with_metrics(trickle, capacity_measured=True)
+    scheduler.on_metrics(full, 2)
+    assert scheduler.shares([big, full], 2)["small"] == pytest.approx(0.05 / 5.05)
+
+
+def test_a_new_warming_link_is_taken_at_its_estimate(
+    dwrr: Callable[..., Scheduler], five_and_one: list[LinkView]
+) -> None:
+    big, _ = five_and_one
+    new = make_link("new", capacity_bps=0.5 * MBIT)
+    new = replace(new, state=LinkState.WARM, admission=0.5)
+    scheduler = announced(dwrr(), [big, new])
+    assert scheduler.shares([big, new], 0)["new"] == pytest.approx(0.25 / 5.25)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ristbond_core.sim.runner import RunRecord, Sample, run_scenario
-from ristbond_core.sim.scenario import parse_scenario
+from ristbond_core.sim.scenario import load_scenario, parse_scenario
 
 LOSS_AT_S = 10.0
 LOSS = 0.05
@@ -119,3 +119,17 @@ def test_broadcast_sends_every_packet_on_every_link_and_outputs_one_copy() -> No
     # Each packet arrived twice; the receiver put out exactly one copy, in order.
     assert record.output_indices == list(range(sent))
     assert record.receiver_stats["flow"]["duplicate"] >= sent  # the second copies, dropped
+
+
+def test_dwrr_gives_a_link_back_its_traffic_after_an_outage() -> None:
+    """``tunnel``: link a loses everything from 8 s to 10 s. After the lifecycle's
+    cooldown and probe it warms up from its old capacity, scaled by the admission
+    ramp, and is live again within seconds (it used to sit in warm on 1 % of the
+    traffic, its own estimate only reflecting that trickle)."""
+    record = run_scenario(load_scenario("tunnel"), "dwrr", seed=1, duration_s=18)
+    back = [t for t in record.transitions if t.link_id == "a" and t.new.value == "live"]
+    assert len(back) == 2, record.transitions  # at the start, and after the outage
+    returned_s = (back[1].at_ns - record.start_ns) / 1e9
+    assert returned_s < 16.0, returned_s
+    ratio = split_a_to_b(record, returned_s, returned_s + 2.0)
+    assert ratio / (1 + ratio) > 0.15, ratio

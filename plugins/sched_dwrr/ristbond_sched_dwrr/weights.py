@@ -11,11 +11,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ristbond_core.contracts import LinkView
+from ristbond_core.contracts import LinkState, LinkView
 from ristbond_sched_dwrr.options import DwrrOptions
 
 _PENALTY_SETTLED = 0.005
 """A remaining penalty below this is treated as recovered (ends the recovery)."""
+
+_RAMPING = frozenset({LinkState.PROBE, LinkState.WARM})
+"""States in which the lifecycle limits a link by its admission ramp."""
 
 
 @dataclass(slots=True)
@@ -34,6 +37,9 @@ class LinkWeigher:
         self._half_life_ns = options.penalty_half_life_ms * 1e6
         self._last_capacity: dict[str, float] = {}
         self._penalties: dict[str, _Penalty] = {}
+        # Each link's capacity estimate when it was last live: the prior for its ramp
+        # after an outage (see ``weights``).
+        self._settled_capacity: dict[str, float] = {}
 
     def observe(self, view: LinkView, now_ns: int) -> None:
         """Note ``view``'s capacity; a sudden drop from the last estimate starts a penalty."""
@@ -41,11 +47,15 @@ class LinkWeigher:
         if capacity is None:
             return
         link_id = view.link_id
+        if view.state is LinkState.LIVE:
+            self._settled_capacity[link_id] = capacity
         previous = self._last_capacity.get(link_id)
         self._last_capacity[link_id] = capacity
         options = self._options
         if previous is None or previous <= 0.0 or options.drop_penalty >= 1.0:
             return
+        if view.state in _RAMPING and not view.metrics.capacity_measured:
+            return  # the estimate restarted from the ramp's trickle: no sign of trouble
         if capacity < previous * (1.0 - options.drop_threshold):
             # A drop during a recovering penalty restarts it from the harsher value.
             current = self.penalty(link_id, now_ns)
@@ -55,6 +65,7 @@ class LinkWeigher:
         """Drop everything remembered about ``link_id``."""
         self._last_capacity.pop(link_id, None)
         self._penalties.pop(link_id, None)
+        self._settled_capacity.pop(link_id, None)
 
     def penalty(self, link_id: str, now_ns: int) -> float:
         """The multiplier (0..1] the drop penalty currently imposes on ``link_id``."""
@@ -77,6 +88,17 @@ class LinkWeigher:
 
         A link with no capacity estimate is weighed by its configured ``weight`` times
         the mean estimate of the others, or by ``weight`` alone when none has one.
+
+        A probing or warming link that was live before (it is coming back after an
+        outage) and whose estimate is only a lower bound (it carried all the little
+        traffic its admission let through) is weighed by its estimate when it was last
+        live, unless its own estimate now says more: its estimate follows its share,
+        its share follows its estimate, and taken at face value a returning link would
+        stay starved (measured: 1 % of the traffic 12 s after it returned). The
+        admission ramp, which grows only with confirmed delivery, is what limits the
+        risk. A fall of such an estimate is no sign of instability and starts no
+        penalty. A link never live has no such history; its estimate is taken as it is
+        (assuming an average link instead overloaded small links while they warmed).
         """
         options = self._options
         floor = options.capacity_floor_bps
@@ -87,6 +109,9 @@ class LinkWeigher:
             metrics = link.metrics
             if metrics.capacity_bps is None:
                 base = max(link.weight, 0.0) * reference
+            elif link.state in _RAMPING and not metrics.capacity_measured:
+                prior = self._settled_capacity.get(link.link_id, 0.0)
+                base = max(metrics.capacity_bps, floor, prior)
             else:
                 base = max(metrics.capacity_bps, floor)
             delivered = math.pow(min(max(1.0 - metrics.loss, 0.0), 1.0), options.loss_exponent)
