@@ -47,12 +47,14 @@ from ristbond_core.wire import (
     RtcpPacket,
     SenderReport,
     SourceDescription,
+    bare_nack_records,
     build_compound,
     echo_rtt_ns,
     pack_rtp_header_into,
     parse_compound_prefix,
 )
 from ristbond_core.wire.ntp import ntp_short_to_ns
+from ristbond_core.wire.seq import generic_nack_seqs
 
 TS_PACKET = 188
 #: Feedback arrives every RTCP interval (100 ms); three missed in a row is suspicious.
@@ -100,6 +102,7 @@ class SenderCounters:
     tail_probes: int = 0
     malformed: int = 0
     rtcp_received: int = 0
+    bare_nacks: int = 0
 
 
 class _SenderLink:
@@ -277,9 +280,18 @@ class SenderEngine(EngineOutbox):
             self._emit(MalformedDatagram(link_id, exc.reason, now_ns))
             return
         if tail_error is not None:
-            # Junk after valid packets (a peer quirk): count it, keep what came before.
-            self.counters.malformed += 1
-            self._emit(MalformedDatagram(link_id, f"trailing: {tail_error.reason}", now_ns))
+            bare = bare_nack_records(data)
+            if bare:
+                # GStreamer ristsrc's NACK entries without their header (see
+                # ``bare_nack_records``): answered like any generic NACK.
+                self.counters.bare_nacks += 1
+                self.counters.nacks_received += 1
+                self._on_nack(generic_nack_seqs(bare), now_ns)
+            else:
+                # Junk after valid packets (a peer quirk): count it, keep what came before.
+                self.counters.malformed += 1
+                self._emit(MalformedDatagram(link_id, f"trailing: {tail_error.reason}",
+                                             now_ns))
         self.counters.rtcp_received += 1
         delivered: int | None = None
         for packet in packets:

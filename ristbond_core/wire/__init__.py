@@ -20,6 +20,7 @@ from ristbond_core.wire.app import (
 )
 from ristbond_core.wire.compound import (
     DatagramKind,
+    bare_nack_records,
     build_compound,
     classify_datagram,
     parse_compound,
@@ -123,6 +124,7 @@ __all__ = [
     "Truncated",
     "UnknownRtcp",
     "XrBlock",
+    "bare_nack_records",
     "build_compound",
     "classify_datagram",
     "echo_rtt_ns",

@@ -106,6 +106,41 @@ def parse_compound_prefix(data: Buffer) -> tuple[list[RtcpPacket], ProtocolError
     return packets, first_error
 
 
+#: The top three bits of the first byte of every bare NACK word ``bare_nack_records``
+#: accepts: PIDs 0xA000-0xBFFF, the only ones GStreamer's ristsrc sends headerless.
+_BARE_NACK_TOP_BITS: Final = 0b101
+
+
+def bare_nack_records(data: Buffer) -> list[tuple[int, int]]:
+    """Generic NACK entries ``(pid, blp)`` sent without their RTPFB header, or ``[]``.
+
+    GStreamer 1.22's ``ristsrc`` writes the FCI words of a generic NACK straight after
+    its RR + SDES, with no RTPFB header and no SSRCs, whenever the NACKed sequence
+    numbers lie in 0xA000-0xBFFF (each such word reads as an RTCP header with version 2
+    and the padding bit set). The words are taken as NACK entries only when the
+    well-formed packets end exactly where they start, the rest of the datagram is whole
+    words, and every word has that bit pattern; anything else is left as junk.
+    """
+    raw = as_bytes(data)
+    offset = 0
+    while len(raw) - offset >= 4 and raw[offset] >> 6 == 2:
+        size = 4 * (int.from_bytes(raw[offset + 2 : offset + 4], "big") + 1)
+        if offset + size > len(raw):
+            break
+        try:
+            parse_compound(raw[offset : offset + size])
+        except ProtocolError:
+            break
+        offset += size
+    tail = raw[offset:]
+    if offset == 0 or not tail or len(tail) % 4:
+        return []
+    words = [tail[i : i + 4] for i in range(0, len(tail), 4)]
+    if any(word[0] >> 5 != _BARE_NACK_TOP_BITS for word in words):
+        return []
+    return [(int.from_bytes(w[:2], "big"), int.from_bytes(w[2:], "big")) for w in words]
+
+
 def build_compound(packets: Iterable[RtcpPacket]) -> bytes:
     """Encode packets back to back into one datagram."""
     return b"".join(bytes(p) for p in packets)
