@@ -78,11 +78,6 @@ FULL_LINK_IDLE_NS = 5_000 * NS_PER_MS
 #: Links of a new flow reveal themselves (first RTCP or RTP) within this time; until
 #: then the delay spread is unknown and the reorder window stays conservative.
 LINK_DISCOVERY_NS = 1_000 * NS_PER_MS
-#: The derived timing (reorder window, NACK pacing) is recomputed at most once per this
-#: much time, or when the set of links changes: its inputs (RTT, transit spread,
-#: jitter) move slowly, and recomputing it on every wake-up was the receiver's largest
-#: per-wake-up cost.
-TIMING_REFRESH_NS = 10 * NS_PER_MS
 #: Transit may exceed the fastest path's by up to 2 × latency plus this before a
 #: packet's timestamp is judged implausible (garbage or a foreign stream).
 TRANSIT_TOLERANCE_NS = 1_000 * NS_PER_MS
@@ -253,7 +248,8 @@ class ReceiverEngine(EngineOutbox):
         self._output: list[bytes] = []
         self._snapshot_seq = 0
         self.timing = derive_timing(settings.latency_ms, None)
-        self._timing_key: tuple[int, int] | None = None
+        # The inputs the current timing was derived from (see ``_refresh_timing``).
+        self._timing_inputs: tuple[float | None, float | None, float] | None = None
 
     # -- input ------------------------------------------------------------------------
 
@@ -560,24 +556,25 @@ class ReceiverEngine(EngineOutbox):
                 self._send_link_rtcp(link, now_ns, periodic=link.next_rtcp_ns <= now_ns)
 
     def _refresh_timing(self, now_ns: int) -> None:
-        key = (now_ns // TIMING_REFRESH_NS, len(self.links))
-        if key == self._timing_key:
-            return
-        self._timing_key = key
-        rtts = [
-            link.estimator.rtt.srtt_ms
-            for link in self.links.values()
-            if link.estimator.rtt.srtt_ms is not None
-        ]
-        fastest = [m for m in (link.transit_min.value(now_ns) for link in self.links.values())
-                   if m is not None]
-        slowest = [m for m in (link.transit_max.value(now_ns) for link in self.links.values())
-                   if m is not None]
+        rtts: list[float] = []
+        fastest: list[float] = []
+        slowest: list[float] = []
+        jitter = 0.0
         # A link heard of lately that has not shown its delay yet may be the slow one.
-        discovering = any(
-            link.transit_min.value(now_ns) is None and now_ns - link.created_ns < LINK_DISCOVERY_NS
-            for link in self.links.values()
-        )
+        discovering = False
+        for link in self.links.values():  # one pass: this runs on every wake-up
+            srtt = link.estimator.rtt.srtt_ms
+            if srtt is not None:
+                rtts.append(srtt)
+            low = link.transit_min.value(now_ns)
+            if low is not None:
+                fastest.append(low)
+            elif now_ns - link.created_ns < LINK_DISCOVERY_NS:
+                discovering = True
+            high = link.transit_max.value(now_ns)
+            if high is not None:
+                slowest.append(high)
+            jitter = max(jitter, link.estimator.jitter.jitter_ms)
         settled = (
             self._flow_started_ns is not None
             and now_ns - self._flow_started_ns >= LINK_DISCOVERY_NS
@@ -587,11 +584,10 @@ class ReceiverEngine(EngineOutbox):
             # From the fastest path's best to any link's recent worst: how much later than
             # its successors a packet can arrive without being lost.
             spread_ms = max(0.0, (max(slowest) - min(fastest)) / NS_PER_MS)
-        jitter = max((link.estimator.jitter.jitter_ms for link in self.links.values()),
-                     default=0.0)
-        self.timing = derive_timing(
-            self.settings.latency_ms, min(rtts) if rtts else None, spread_ms, jitter
-        )
+        inputs = (min(rtts) if rtts else None, spread_ms, jitter)
+        if inputs != self._timing_inputs:  # deriving is the costly part; inputs rarely move
+            self._timing_inputs = inputs
+            self.timing = derive_timing(self.settings.latency_ms, *inputs)
 
     def _release(self, now_ns: int) -> None:
         while self._heap:
