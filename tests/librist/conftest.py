@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 
@@ -11,6 +12,7 @@ import pytest
 from ristbond_transport_librist import binding
 
 from tests.conftest import REQUIRE_PEERS_ENV
+from tests.librist.helpers import HOST
 from tests.relay.udp_tools import free_port_pair
 
 
@@ -53,3 +55,15 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+@pytest.fixture
+def output() -> Iterator[socket.socket]:
+    """A UDP socket for a librist tool (ristreceiver) to write its output to."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+    sock.bind((HOST, 0))
+    try:
+        yield sock
+    finally:
+        sock.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from ristbond_transport_librist import LibristTransport
@@ -28,18 +28,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("librist")]
 
 COUNT = 3000
 RATE_PPS = 400  # ~4.2 Mbit/s
-
-
-@pytest.fixture
-def output() -> Iterator[socket.socket]:
-    """The UDP socket ristreceiver writes its output to."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
-    sock.bind((HOST, 0))
-    try:
-        yield sock
-    finally:
-        sock.close()
 
 
 def start_ristreceiver(processes: list[subprocess.Popen[bytes]], ports: list[int],

@@ -13,7 +13,7 @@ import logging
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -63,18 +63,6 @@ def srpfile(tmp_path: Path) -> Path:
              for user, password in (("someone-else", "other-pass"), (USER, PASSWORD))]
     path.write_text("".join(lines))
     return path
-
-
-@pytest.fixture
-def output() -> Iterator[socket.socket]:
-    """The UDP socket ristreceiver writes its output to."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
-    sock.bind((HOST, 0))
-    try:
-        yield sock
-    finally:
-        sock.close()
 
 
 def start_ristreceiver(processes: list[subprocess.Popen[bytes]], port: int, srpfile: Path,
