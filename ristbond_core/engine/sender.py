@@ -252,19 +252,28 @@ class SenderEngine(EngineOutbox):
         self._buffer[RTP_HEADER_SIZE:size] = payload
         return bytes(self._buffer[:size])
 
-    def _emit_rtp(self, link: _SenderLink, datagram: bytes, payload_len: int, now: int) -> None:
+    def _emit_rtp(self, link: _SenderLink, datagram: bytes, payload_len: int, now: int,
+                  *, confirmable: bool = True) -> None:
+        """Send one RTP datagram on ``link`` and account for it.
+
+        ``confirmable=False`` is for a packet the receiver most likely has already (the
+        tail probe): a duplicate is never counted as delivered, so it must not start
+        the lifecycle's blackhole clock, or the link that carried it would be demoted
+        a second after the stream ends.
+        """
         self._send(link.link_id, Channel.RTP, datagram)
         link.sent_packets += 1
         link.sent_bytes += payload_len
         link.estimator.on_sent(payload_len, now)
-        link.unconfirmed.append((now, payload_len))
-        if len(link.unconfirmed) > 65_536:
-            link.unconfirmed.popleft()
-        state = link.lifecycle.state
-        link.lifecycle.on_sent(payload_len, now)
-        if link.lifecycle.state is not state:
-            self._collect_lifecycle_events(link)
-            self._views = None
+        if confirmable:
+            link.unconfirmed.append((now, payload_len))
+            if len(link.unconfirmed) > 65_536:
+                link.unconfirmed.popleft()
+            state = link.lifecycle.state
+            link.lifecycle.on_sent(payload_len, now)
+            if link.lifecycle.state is not state:
+                self._collect_lifecycle_events(link)
+                self._views = None
         self.counters.packets_sent += 1
         self.counters.bytes_sent += payload_len
 
@@ -404,7 +413,7 @@ class SenderEngine(EngineOutbox):
         if link is None:
             return
         datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload)
-        self._emit_rtp(link, datagram, len(packet.payload), now_ns)
+        self._emit_rtp(link, datagram, len(packet.payload), now_ns, confirmable=False)
         self.counters.tail_probes += 1
 
     def _attribute_loss(self, ext: int, packet: StoredPacket, now_ns: int) -> None:

@@ -376,3 +376,18 @@ def test_auto_nack_form_follows_what_the_sender_speaks(speaks_rist: bool, form: 
     expected = RistRangeNack if form == "range" else GenericNack
     assert all(isinstance(p, expected) for p in nacks), nacks
     assert receiver.stats(300_000_000)["flow"]["nack_form"] == form
+
+
+def test_the_tail_probe_does_not_demote_its_link_after_the_stream_ends() -> None:
+    """The tail probe resends the last packet; when the original arrived, the copy is a
+    duplicate that no report will ever confirm, so it must not start the blackhole
+    clock: every link stays usable after the input ends."""
+    # RTTs of 120-140 ms: the last packets are confirmed before the probe goes out (the
+    # probe waits two RTTs), so only the probe is left unconfirmed on its link.
+    sim = pair({"a": LinkModel(delay_ms=60), "b": LinkModel(delay_ms=70)}, latency_ms=1000)
+    result = sim.run(3.0, packets_per_s=300, drain_s=3.0)
+    assert result.output == result.sent
+    assert sim.sender.counters.tail_probes >= 1
+    demoted = [e for e in result.events
+               if isinstance(e, LinkStateChanged) and e.new is LinkState.COOLDOWN]
+    assert demoted == [], demoted
