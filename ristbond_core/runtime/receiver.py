@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import select
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ class ReceiverPlan:
     duration_s: float | None = None
 
 
-class ReceiverLoop:
+class ReceiverLoop(ABC):
     """The part of ``ristbond receive`` every transport kind shares: the output, the
     stop/duration/drain rules and the stats cadence. Subclasses move the data."""
 
@@ -54,25 +55,29 @@ class ReceiverLoop:
     output: Output | None
     publisher: SnapshotPublisher
 
+    @abstractmethod
     def _listen(self) -> None:
-        raise NotImplementedError
+        """Open the listen addresses."""
 
+    @abstractmethod
     def _drained(self) -> bool:
         """Nothing is left to deliver (the drain after a stop may end early)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _step(self, signals: SignalFlags, now: int, next_stats: int) -> None:
-        raise NotImplementedError
+        """One pass of the loop: move data, serve timers, publish stats when due."""
 
+    @abstractmethod
     def _snapshot(self, now: int) -> dict[str, object]:
-        raise NotImplementedError
+        """One stats snapshot in the versioned schema."""
 
+    @abstractmethod
     def _finish(self, reason: str) -> None:
-        raise NotImplementedError
+        """Print the final line and close."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release everything."""
-        raise NotImplementedError
 
     def _open_stats_file(self) -> None:
         if self.plan.stats_json:

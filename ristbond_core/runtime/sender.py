@@ -13,6 +13,7 @@ import random
 import secrets
 import select
 import sys
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +60,7 @@ class SenderPlan:
     duration_s: float | None = None
 
 
-class SenderLoop:
+class SenderLoop(ABC):
     """The part of ``ristbond send`` every transport kind shares: links from config and
     SIGHUP, the input, the stop/duration/linger rules and the stats cadence.
 
@@ -75,31 +76,34 @@ class SenderLoop:
     input: Input | None
 
     # -- what subclasses provide --------------------------------------------------------
+    @abstractmethod
     def attach(self, link: LinkConfig, now: int) -> None:
         """Open a link and add it to the bond."""
-        raise NotImplementedError
 
+    @abstractmethod
     def detach(self, link_id: str, now: int) -> None:
         """Take a link out of the bond and close it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def set_link_weight(self, link_id: str, weight: float) -> None:
         """A configured link weight changed on reload."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _step(self, signals: SignalFlags, now: int, input_open: bool, next_stats: int,
               end: int | None) -> None:
-        raise NotImplementedError
+        """One pass of the loop: move data, serve timers, publish stats when due."""
 
+    @abstractmethod
     def _snapshot(self, now: int) -> dict[str, object]:
-        raise NotImplementedError
+        """One stats snapshot in the versioned schema."""
 
+    @abstractmethod
     def _finish(self, reason: str) -> None:
-        raise NotImplementedError
+        """Print the final line and close."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release everything."""
-        raise NotImplementedError
 
     # -- links ------------------------------------------------------------------------
     def reload_links(self, now: int) -> None:
