@@ -167,3 +167,25 @@ def wait_port_bound(port: int, timeout_s: float = 10.0) -> None:
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Every JSON line of a stats file."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def collect_udp_while_running(sock: socket.socket, proc: Proc, into: bytearray, *,
+                              limit_s: float, settle_s: float, poll_s: float = 0.005) -> None:
+    """Append what arrives on the non-blocking ``sock`` to ``into`` while ``proc`` runs
+    (at most ``limit_s``), then for ``settle_s`` more (what is still in flight)."""
+    deadline = time.monotonic() + limit_s
+    while proc.popen.poll() is None and time.monotonic() < deadline:
+        _drain_udp(sock, into)
+        time.sleep(poll_s)
+    settle = time.monotonic() + settle_s
+    while time.monotonic() < settle:
+        _drain_udp(sock, into)
+        time.sleep(poll_s)
+
+
+def _drain_udp(sock: socket.socket, into: bytearray) -> None:
+    for _ in range(1000):  # bounded: a busy sender cannot keep this loop forever
+        try:
+            into += sock.recv(65_536)
+        except BlockingIOError:
+            return

@@ -16,7 +16,12 @@ import pytest
 
 from ristbond_core.runtime.testsrc import CHUNK_BYTES, check_ts, make_testsrc_chunk
 from tests.conftest import require_program
-from tests.e2e.conftest import Runner, wait_port_bound, wait_until_bound
+from tests.e2e.conftest import (
+    Runner,
+    collect_udp_while_running,
+    wait_port_bound,
+    wait_until_bound,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.interop]
 
@@ -65,15 +70,8 @@ def test_ristbond_send_into_ristreceiver(runner: Runner) -> None:
                               "--link", f"rist://127.0.0.1:{rist}",
                               "--link", f"rist://127.0.0.1:{rist}",
                               "--latency-ms", "300", "--duration", "2.5")
-        deadline = time.monotonic() + 15
-        while sender.popen.poll() is None and time.monotonic() < deadline:
-            _drain(sink, got)
-            time.sleep(0.01)
+        collect_udp_while_running(sink, sender, got, limit_s=15, settle_s=1.0, poll_s=0.01)
         assert sender.wait(1) == 0, sender.err
-        settle = time.monotonic() + 1.0
-        while time.monotonic() < settle:
-            _drain(sink, got)
-            time.sleep(0.01)
     finally:
         stop_peer(peer)
         sink.close()
@@ -116,10 +114,3 @@ def test_ristsender_into_ristbond_receive(runner: Runner) -> None:
     assert first_index(data) < count // 4
     assert first_index(data) + len(data) // CHUNK_BYTES == count
 
-
-def _drain(sock: socket.socket, into: bytearray) -> None:
-    while True:
-        try:
-            into += sock.recv(65535)
-        except BlockingIOError:
-            return

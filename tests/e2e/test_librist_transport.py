@@ -21,7 +21,7 @@ import pytest
 from ristbond_core.relay import Relay
 from ristbond_core.runtime.testsrc import CHUNK_BYTES, make_testsrc_chunk
 from tests.conftest import require_program
-from tests.e2e.conftest import Runner, read_jsonl, wait_port_bound
+from tests.e2e.conftest import Runner, collect_udp_while_running, read_jsonl, wait_port_bound
 from tests.interop.peers import relay_link
 from tests.librist.conftest import require_librist
 
@@ -141,15 +141,8 @@ def test_main_profile_psk_into_ristreceiver(runner: Runner, tmp_path: Path) -> N
         sender = send_file(runner, tmp_path / "in.ts",
                            [f"rist://127.0.0.1:{a}?{PSK}", f"rist://127.0.0.1:{b}?{PSK}"],
                            "--transport", "librist")
-        deadline = time.monotonic() + 30
-        while sender.popen.poll() is None and time.monotonic() < deadline:
-            _drain(sink, got)
-            time.sleep(0.005)
+        collect_udp_while_running(sink, sender, got, limit_s=30, settle_s=1.5)
         assert sender.wait(1) == 0, sender.err
-        settle = time.monotonic() + 1.5
-        while time.monotonic() < settle:
-            _drain(sink, got)
-            time.sleep(0.005)
     finally:
         if peer.poll() is None:
             peer.send_signal(signal.SIGKILL)
@@ -157,13 +150,6 @@ def test_main_profile_psk_into_ristreceiver(runner: Runner, tmp_path: Path) -> N
         sink.close()
     assert bytes(got) == data
 
-
-def _drain(sock: socket.socket, into: bytearray) -> None:
-    for _ in range(1000):
-        try:
-            into += sock.recv(65536)
-        except BlockingIOError:
-            return
 
 
 def test_simple_profile_librist_sender_into_udp_receiver(runner: Runner, tmp_path: Path) -> None:
