@@ -220,8 +220,13 @@ class RistEchoResponse(RistApp):
 #   version u8 | flags u8 | link_id u16 | report_seq u32 | interval_us u32
 #   received_packets u64 | received_bytes u64 | highest_ext_seq u64
 #   delay_gradient_us i32
+# v2 appends 8 bytes:
+#   dispersion_kbps u32 | dispersion_pairs u16 | reserved u16
 _LINK_REPORT_V1: Final = struct.Struct(">BBHIIQQQi")
-LINK_REPORT_VERSION: Final = 1
+_LINK_REPORT_V2: Final = struct.Struct(">IHH")
+LINK_REPORT_VERSION: Final = 2
+#: The oldest body version a reader accepts (its fields are the common prefix).
+LINK_REPORT_MIN_VERSION: Final = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +238,13 @@ class LinkReceiverReport(RistApp):
     lost or reordered reports). ``delay_gradient_us`` is the change in one-way delay
     over the interval (positive = queue building). ``ssrc`` is the flow's SSRC.
 
-    Versioning: later versions only append fields, so a v1 reader decodes the v1 part
-    of any version >= 1 and keeps the rest in ``extra``.
+    Version 2 adds the link's bottleneck rate measured by packet pairs during the
+    interval (``dispersion_kbps``, the median over ``dispersion_pairs`` pairs; 0 and 0
+    when no pair completed): the one capacity measurement that does not need the link
+    to be full. A version-1 body decodes with both at 0.
+
+    Versioning: later versions only append fields, so a reader decodes the fields it
+    knows of any version >= 1 and keeps the rest in ``extra``.
     """
 
     ssrc: int
@@ -248,40 +258,51 @@ class LinkReceiverReport(RistApp):
     flags: int = 0
     version: int = LINK_REPORT_VERSION
     extra: bytes = b""
+    dispersion_kbps: int = 0
+    dispersion_pairs: int = 0
 
     NAME: ClassVar[bytes] = RISTBOND_APP_NAME
     SUBTYPE: ClassVar[int] = SUBTYPE_LINK_REPORT
 
     def app_data(self) -> bytes:
-        if self.version < LINK_REPORT_VERSION:
-            raise ValueError(f"link report version {self.version} < {LINK_REPORT_VERSION}")
-        return (
-            _pack(
-                _LINK_REPORT_V1,
-                self.version,
-                self.flags,
-                self.link_id,
-                self.report_seq,
-                self.interval_us,
-                self.received_packets,
-                self.received_bytes,
-                self.highest_ext_seq,
-                self.delay_gradient_us,
-            )
-            + self.extra
+        if self.version < LINK_REPORT_MIN_VERSION:
+            raise ValueError(f"link report version {self.version} < {LINK_REPORT_MIN_VERSION}")
+        body = _pack(
+            _LINK_REPORT_V1,
+            self.version,
+            self.flags,
+            self.link_id,
+            self.report_seq,
+            self.interval_us,
+            self.received_packets,
+            self.received_bytes,
+            self.highest_ext_seq,
+            self.delay_gradient_us,
         )
+        if self.version >= 2:
+            body += _pack(_LINK_REPORT_V2, self.dispersion_kbps, self.dispersion_pairs, 0)
+        return body + self.extra
 
     @classmethod
     def from_app(cls, ssrc: int, data: bytes) -> LinkReceiverReport:
         if not data:
             raise Truncated("link report has no body")
-        if data[0] < LINK_REPORT_VERSION:
+        if data[0] < LINK_REPORT_MIN_VERSION:
             raise BadVersion(f"link report version {data[0]} is not defined")
         if len(data) < _LINK_REPORT_V1.size:
             raise Truncated(f"link report body of {len(data)} bytes, v1 needs 40")
         (version, flags, link_id, report_seq, interval_us, packets, octets, highest, gradient) = (
             _LINK_REPORT_V1.unpack_from(data)
         )
+        offset = _LINK_REPORT_V1.size
+        dispersion_kbps = dispersion_pairs = 0
+        if version >= 2:
+            if len(data) < offset + _LINK_REPORT_V2.size:
+                raise Truncated(f"link report body of {len(data)} bytes, v2 needs 48")
+            dispersion_kbps, dispersion_pairs, _reserved = _LINK_REPORT_V2.unpack_from(
+                data, offset
+            )
+            offset += _LINK_REPORT_V2.size
         return cls(
             ssrc,
             link_id,
@@ -293,7 +314,9 @@ class LinkReceiverReport(RistApp):
             gradient,
             flags,
             version,
-            data[_LINK_REPORT_V1.size :],
+            data[offset:],
+            dispersion_kbps,
+            dispersion_pairs,
         )
 
 

@@ -122,7 +122,7 @@ range_nacks = st.builds(RistRangeNack, ssrc=u32, records=records)
 seq_extensions = st.builds(RistSeqExtension, ssrc=u32, seq_msb=u16, reserved=u16)
 echo_requests = st.builds(RistEchoRequest, ssrc=u32, ntp_timestamp=u64, processing_delay_us=u32)
 echo_responses = st.builds(RistEchoResponse, ssrc=u32, ntp_timestamp=u64, processing_delay_us=u32)
-link_reports = st.builds(
+v1_link_reports = st.builds(
     LinkReceiverReport,
     ssrc=u32,
     link_id=u16,
@@ -133,8 +133,24 @@ link_reports = st.builds(
     highest_ext_seq=u64,
     delay_gradient_us=i32,
     flags=u8,
-    version=st.integers(1, 255),
+    version=st.just(1),
     extra=words(2),
+)
+link_reports = v1_link_reports | st.builds(
+    LinkReceiverReport,
+    ssrc=u32,
+    link_id=u16,
+    report_seq=u32,
+    interval_us=u32,
+    received_packets=u64,
+    received_bytes=u64,
+    highest_ext_seq=u64,
+    delay_gradient_us=i32,
+    flags=u8,
+    version=st.integers(2, 255),
+    extra=words(2),
+    dispersion_kbps=u32,
+    dispersion_pairs=u16,
 )
 app_packets = st.builds(
     AppPacket,

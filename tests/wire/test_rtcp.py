@@ -246,7 +246,7 @@ def test_echo_with_short_body_is_truncated() -> None:
         parse_compound(wire)
 
 
-def test_link_report_layout_is_40_bytes_of_v1_fields() -> None:
+def test_link_report_layout_is_v1_fields_then_v2_dispersion() -> None:
     report = LinkReceiverReport(
         SSRC,
         link_id=3,
@@ -256,18 +256,39 @@ def test_link_report_layout_is_40_bytes_of_v1_fields() -> None:
         received_bytes=2,
         highest_ext_seq=3,
         delay_gradient_us=-5,
+        dispersion_kbps=5_800,
+        dispersion_pairs=3,
     )
     wire = bytes(report)
-    assert len(wire) == 12 + 40
+    assert len(wire) == 12 + 48
     assert wire[8:12] == b"RBLR"
-    assert wire[12] == 1  # body version
+    assert wire[12] == 2  # body version
     assert struct.unpack_from(">i", wire, 48)[0] == -5
+    assert struct.unpack_from(">IHH", wire, 52) == (5_800, 3, 0)
 
 
-def test_future_link_report_version_keeps_v1_fields_and_extra() -> None:
-    report = LinkReceiverReport(SSRC, 1, 2, 3, 4, 5, 6, 7, version=2, extra=b"more")
+def test_v1_link_report_reads_with_no_dispersion() -> None:
+    report = LinkReceiverReport(SSRC, 1, 2, 3, 4, 5, 6, 7, version=1)
+    wire = bytes(report)
+    assert len(wire) == 12 + 40
+    parsed = LinkReceiverReport.parse(wire)
+    assert (parsed.version, parsed.dispersion_kbps, parsed.dispersion_pairs) == (1, 0, 0)
+
+
+def test_v2_link_report_without_its_dispersion_fields_is_truncated() -> None:
+    wire = struct.pack(">BBHI4s", 0x80, 204, 12, SSRC, b"RBLR") + b"\x02" + bytes(39)
+    with pytest.raises(Truncated):
+        parse_compound(wire)
+
+
+def test_future_link_report_version_keeps_known_fields_and_extra() -> None:
+    report = LinkReceiverReport(
+        SSRC, 1, 2, 3, 4, 5, 6, 7, version=3, extra=b"more", dispersion_kbps=900
+    )
     parsed = LinkReceiverReport.parse(bytes(report))
-    assert (parsed.version, parsed.received_bytes, parsed.extra) == (2, 5, b"more")
+    assert (parsed.version, parsed.received_bytes, parsed.dispersion_kbps, parsed.extra) == (
+        3, 5, 900, b"more"
+    )
 
 
 def test_link_report_version_zero_is_bad_version() -> None:
