@@ -42,8 +42,9 @@ class LinkMetrics:
     loss: float = 0.0
     jitter_ms: float = 0.0
     capacity_bps: float | None = None
-    #: True when ``capacity_bps`` was measured on a full link (it carried less than it
-    #: was given); False when it is only a lower bound: the link carried all it got.
+    #: True when ``capacity_bps`` was measured: on a full link (it carried less than it
+    #: was given) or by packet pairs; False when it is only a lower bound: the link
+    #: carried all it got.
     capacity_measured: bool = False
     delivery_rate_bps: float | None = None
     feedback_age_ms: float | None = None

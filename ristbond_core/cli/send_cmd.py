@@ -74,6 +74,8 @@ def build(args: argparse.Namespace, host: PluginHost) -> SenderRuntime | Session
     settings = SenderSettings(
         latency_ms=sender.latency_ms, flow_id=sender.flow_id,
         payload_bytes=sender.payload_bytes, max_retries=sender.max_retries,
+        capacity_probe_interval_ms=sender.capacity_probe_interval_ms,
+        capacity_probe_budget=sender.capacity_probe_budget,
         lifecycle=config.lifecycle,
     )
     plan = SenderPlan(

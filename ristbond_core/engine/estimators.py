@@ -9,7 +9,9 @@ measurement is dropped (the method returns False) instead of poisoning an averag
 
 from __future__ import annotations
 
+import bisect
 import math
+import statistics
 from collections import deque
 
 from ristbond_core.contracts import LinkMetrics
@@ -20,6 +22,16 @@ _NS_PER_S = 1_000_000_000
 #: Sends remembered for the send rate at most (the oldest go first).
 _MAX_SENDS = 16_384
 _RTP_TS_MODULUS = 1 << 32
+#: How far back the send history reaches (longer than any useful RTT).
+_SENT_HISTORY_NS = 4 * _NS_PER_S
+#: How long a full link's delivery rate outranks packet pairs.
+_FULL_HOLD_NS = _NS_PER_S
+#: Receive reports whose sent/delivered bytes are summed to tell a full link.
+_BALANCE_REPORTS = 5
+#: A full link holds back at least this much more than it delivered (two packets).
+_MIN_DEFICIT_BYTES = 3000
+#: Packet-pair rates remembered at most (one per receive report that carried one).
+_MAX_DISPERSION_SAMPLES = 64
 
 
 def _finite_non_negative(value: float) -> bool:
@@ -182,9 +194,10 @@ class CapacityEstimator:
     * Each receive report gives ``delivered_bytes`` over ``interval_ns`` → one delivery
       rate sample. A delivered rate is proof the link can carry at least that much, so
       every sample enters a windowed maximum (``window_ms``) — the capacity estimate.
-    * A sample is *saturated* when the sender pushed more than got through
-      (``sent_bytes ≥ delivered × (1 + saturation_margin_ratio)``) or the delay
-      gradient shows a growing queue: then the delivery rate *is* the capacity. When
+    * A sample is *saturated* when the sender pushed more than got through over the
+      last few reports (``sent ≥ delivered × (1 + saturation_margin_ratio)`` and at
+      least two packets more) or, when what was sent is unknown, the delay gradient
+      shows a growing queue: then the delivery rate *is* the capacity. When
       ``step_down_samples`` consecutive saturated samples all sit more than
       ``step_down_fraction`` below the estimate, the window restarts from them, so a
       capacity drop is followed within a few reports instead of after the window.
@@ -195,6 +208,15 @@ class CapacityEstimator:
       window until the link saturates. A saturated link is estimated ``drain_ratio``
       below its measured maximum, so the queue our own traffic built can empty instead
       of turning into delay that the lifecycle would (rightly) call degradation.
+    * Packet pairs: a receive report may carry the link's bottleneck rate measured by
+      packet pairs (two copies sent back to back arrive spaced by the narrowest hop's
+      serialization time). That rate does not need a full link, so an unsaturated
+      link is estimated at the median of the pair rates reported within
+      ``dispersion_window_ms`` (never below what it delivered) instead of guessing
+      with the probe gain. A link full within the last second keeps the
+      delivery-based estimate: what it actually carries under load is what counts,
+      and cross traffic or radio scheduling can make the bottleneck's raw rate
+      promise more.
     * Without receive reports (a foreign peer) the estimate falls back to the delay
       gradient ``g`` (slope of one-way delay or RTT over ``gradient_window_ms``, ms per
       ms): a FIFO bottleneck of capacity ``C`` fed at rate ``S > C`` grows its queueing
@@ -213,6 +235,7 @@ class CapacityEstimator:
         gradient_threshold_ratio: float = 0.02,
         probe_gain_ratio: float = 0.25,
         drain_ratio: float = 0.10,
+        dispersion_window_ms: int = 2000,
     ) -> None:
         window_ns = window_ms * _NS_PER_MS
         self._window_ns = window_ns
@@ -228,12 +251,40 @@ class CapacityEstimator:
         self._sends: deque[tuple[int, int]] = deque()
         self._sends_bytes = 0
         self._delays: deque[tuple[int, float]] = deque(maxlen=2048)
+        # (time, bytes sent up to then) for matching a report's interval, which the
+        # sender's traffic crossed one RTT before the report arrived.
+        self._sent_history: deque[tuple[int, int]] = deque()
+        self._sent_cumulative = 0
+        self._balance: deque[tuple[int, int]] = deque(maxlen=_BALANCE_REPORTS)
         self._last_report_ns: int | None = None
         self._last_saturated_ns: int | None = None
         self._probe_gain = probe_gain_ratio
         self._drain = drain_ratio
         self.delivery_rate_bps: float | None = None
         self.reports = 0
+        self._dispersion_window_ns = dispersion_window_ms * _NS_PER_MS
+        self._dispersion: deque[tuple[int, float]] = deque(maxlen=_MAX_DISPERSION_SAMPLES)
+
+    # -- packet pairs ---------------------------------------------------------------------
+    def on_dispersion(self, rate_bps: float, now_ns: int) -> bool:
+        """The peer measured the link's bottleneck at ``rate_bps`` with packet pairs."""
+        if not math.isfinite(rate_bps) or rate_bps <= 0.0:
+            return False
+        self._dispersion.append((now_ns, rate_bps))
+        return True
+
+    def dispersion_bps(self, now_ns: int) -> float | None:
+        """Median pair rate reported within the dispersion window; None without one.
+
+        A short window follows a link whose rate changes (a radio link every few
+        hundred ms); the median keeps one odd pair from moving the estimate.
+        """
+        horizon = now_ns - self._dispersion_window_ns
+        while self._dispersion and self._dispersion[0][0] < horizon:
+            self._dispersion.popleft()
+        if not self._dispersion:
+            return None
+        return statistics.median(rate for _, rate in self._dispersion)
 
     # -- receive reports ------------------------------------------------------------------
     def on_receive_report(
@@ -246,9 +297,12 @@ class CapacityEstimator:
     ) -> bool:
         """The peer received ``delivered_bytes`` on this link during ``interval_ns``.
 
-        ``sent_bytes`` is what the sender put on the link over the same interval, when
-        known. Returns False (and ignores the report) for a non-positive interval or a
-        negative byte count.
+        ``sent_bytes`` is what the sender put on the link over the same interval (and
+        the link did not lose), when known: then it alone decides whether the link was
+        full. Only without it does a rising delay gradient count as full, since a path
+        whose delay changes for other reasons (a handover, a new route) would
+        otherwise read as full and never be offered more. Returns False (and ignores
+        the report) for a non-positive interval or a negative byte count.
         """
         if interval_ns <= 0 or delivered_bytes < 0 or (sent_bytes is not None and sent_bytes < 0):
             return False
@@ -258,9 +312,18 @@ class CapacityEstimator:
         self._last_report_ns = now_ns
         current = self._max.value(now_ns)
         gradient = self.delay_gradient(now_ns)
-        saturated = (
-            sent_bytes is not None and sent_bytes >= delivered_bytes * (1 + self._saturation_margin)
-        ) or (gradient is not None and gradient > self._gradient_threshold)
+        if sent_bytes is not None:
+            # Over a few reports: one packet more or less in a report's interval is
+            # timing, not a queue (at 1 Mbit/s a packet is a tenth of an interval).
+            self._balance.append((sent_bytes, delivered_bytes))
+            sent_sum = sum(sent for sent, _ in self._balance)
+            delivered_sum = sum(delivered for _, delivered in self._balance)
+            saturated = (
+                sent_sum >= delivered_sum * (1 + self._saturation_margin)
+                and sent_sum - delivered_sum >= _MIN_DEFICIT_BYTES
+            )
+        else:
+            saturated = gradient is not None and gradient > self._gradient_threshold
         self._max.update(rate, now_ns)
         if saturated:
             self._last_saturated_ns = now_ns
@@ -282,11 +345,33 @@ class CapacityEstimator:
         """``size_bytes`` left on this link (feeds the send rate of the fallback)."""
         if size_bytes <= 0:
             return
+        self._sent_cumulative += size_bytes
+        history = self._sent_history
+        if history and history[-1][0] == now_ns:
+            history[-1] = (now_ns, self._sent_cumulative)
+        else:
+            history.append((now_ns, self._sent_cumulative))
+        while len(history) > 1 and (
+            history[1][0] < now_ns - _SENT_HISTORY_NS or len(history) > _MAX_SENDS
+        ):
+            history.popleft()
         if len(self._sends) >= _MAX_SENDS:
             self._sends_bytes -= self._sends.popleft()[1]
         self._sends.append((now_ns, size_bytes))
         self._sends_bytes += size_bytes
         self._prune(now_ns)
+
+    def sent_between(self, start_ns: int, end_ns: int) -> int | None:
+        """Bytes sent in (``start_ns``, ``end_ns``]; None when history does not reach back."""
+        history = self._sent_history
+        if not history or start_ns < history[0][0] or end_ns < start_ns:
+            return None
+        return self._sent_until(end_ns) - self._sent_until(start_ns)
+
+    def _sent_until(self, at_ns: int) -> int:
+        history = self._sent_history
+        index = bisect.bisect_right(history, at_ns, key=lambda entry: entry[0]) - 1
+        return history[index][1] if index >= 0 else 0
 
     def on_delay_sample(self, delay_ms: float, now_ns: int) -> bool:
         """A one-way delay or RTT measurement; only its trend is used."""
@@ -350,11 +435,32 @@ class CapacityEstimator:
     def capacity_bps(self, now_ns: int) -> float | None:
         """Capacity estimate: report-based when reports are recent, else the fallback."""
         reported = self._max.value(now_ns)
+        if reported is not None and self.full_now(now_ns):
+            return reported * (1.0 - self._drain)
+        dispersion = self.dispersion_bps(now_ns)
+        if dispersion is not None:
+            return max(dispersion, reported or 0.0)
         if reported is not None:
             if self.saturated_recently(now_ns):
                 return reported * (1.0 - self._drain)
             return reported * (1.0 + self._probe_gain)
         return self._fallback_capacity_bps(now_ns)
+
+    def full_now(self, now_ns: int) -> bool:
+        """Was the link full within the last second (too recent for pairs to overrule)?
+
+        A full link's delivery rate is what it sustains under load; only once it has
+        not been full for a while does a packet-pair rate (the bottleneck's raw rate,
+        which a radio link can change every few hundred ms) replace it.
+        """
+        return (
+            self._last_saturated_ns is not None
+            and now_ns - self._last_saturated_ns <= _FULL_HOLD_NS
+        )
+
+    def measured(self, now_ns: int) -> bool:
+        """Is the estimate a measurement (a full link, or packet pairs), not a bound?"""
+        return self.saturated_recently(now_ns) or self.dispersion_bps(now_ns) is not None
 
     def saturated_recently(self, now_ns: int) -> bool:
         """Did a report within the window show the link full (so the max is its capacity)?"""
@@ -405,6 +511,7 @@ class LinkEstimator:
         self.freshness = FreshnessTracker()
         self._reported_jitter_ms: float | None = None
         self.sent_bytes_total = 0
+        self._lost_at_report = 0
 
     def on_sent(self, size_bytes: int, now_ns: int) -> None:
         """One packet of ``size_bytes`` left on this link."""
@@ -446,12 +553,33 @@ class LinkEstimator:
         now_ns: int,
         *,
         sent_bytes: int | None = None,
+        dispersion_bps: float | None = None,
     ) -> bool:
-        """A per-link receive report: bytes the peer got during ``interval_ns``."""
+        """A per-link receive report: bytes the peer got during ``interval_ns``.
+
+        Without an explicit ``sent_bytes``, what was sent into the same interval comes
+        from the send history once the RTT is known: the traffic the report counts
+        left one RTT before the report arrived. Of that, the packets the peer reported
+        lost since the previous report (attributed loss) were never going to arrive,
+        so a lossy link is not mistaken for a full one. ``dispersion_bps`` is the
+        bottleneck rate the peer measured by packet pairs during the interval, when it
+        measured one.
+        """
+        lost = self.loss.lost_total - self._lost_at_report
+        self._lost_at_report = self.loss.lost_total
+        if sent_bytes is None and self.rtt.srtt_ms is not None and interval_ns > 0:
+            end_ns = now_ns - int(self.rtt.srtt_ms * _NS_PER_MS)
+            sent = self.capacity.sent_between(end_ns - interval_ns, end_ns)
+            if sent is not None:
+                # NACKs for what the link lost come back about when this report does.
+                mean_size = self.sent_bytes_total / max(1, self.loss.sent_total)
+                sent_bytes = max(0, sent - int(lost * mean_size))
         if not self.capacity.on_receive_report(
             delivered_bytes, interval_ns, now_ns, sent_bytes=sent_bytes
         ):
             return False
+        if dispersion_bps is not None:
+            self.capacity.on_dispersion(dispersion_bps, now_ns)
         self.freshness.on_feedback(now_ns)
         return True
 
@@ -472,7 +600,7 @@ class LinkEstimator:
             loss=self.loss.ratio(now_ns),
             jitter_ms=jitter,
             capacity_bps=self.capacity.capacity_bps(now_ns),
-            capacity_measured=self.capacity.saturated_recently(now_ns),
+            capacity_measured=self.capacity.measured(now_ns),
             delivery_rate_bps=self.capacity.delivery_rate_bps,
             feedback_age_ms=self.freshness.age_ms(now_ns),
         )

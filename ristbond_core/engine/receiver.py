@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+import statistics
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -92,6 +93,8 @@ ANCHOR_CHAINS = 32
 ANCHOR_MAX_SEQ_STEP = 64
 ANCHOR_MAX_TS_STEP = 10 * 90_000
 MAX_CANDIDATES = 64
+#: Packet-pair samples kept per link between two reports (the rest only count).
+MAX_PAIRS_PER_REPORT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,7 @@ class FlowCounters:
     received_bytes: int = 0
     retransmitted_received: int = 0
     duplicate: int = 0
+    probe_pairs: int = 0
     late: int = 0
     lost: int = 0
     output_packets: int = 0
@@ -197,6 +201,41 @@ class _Link:
         self.last_rtcp_ns: int | None = None
         self.last_heard_ns = created_ns
         self.pending_echo: list[RistEchoResponse] = []
+        # The last original on this link (extended seq, arrival), while no other
+        # datagram followed it: the first half of a possible packet pair.
+        self.pair_head: tuple[int, int] | None = None
+        self.pair_rates_bps: list[float] = []
+        self.pairs = 0
+
+    def on_rtp_arrival(self, ext: int, retransmission: bool, size: int, now_ns: int) -> bool:
+        """Note one RTP datagram of our flow; True when it completes a packet pair.
+
+        A sender measuring this link's bottleneck sends a copy of an original right
+        behind it (flagged as a retransmission, so any RIST receiver just drops it as
+        a duplicate). Both queue back to back at the narrowest hop, which spaces them
+        by the copy's serialization time there: ``size × 8 / gap`` is that hop's rate,
+        whether or not the link is busy. A retransmission of anything else, or a copy
+        that arrives after some other datagram, is no pair.
+        """
+        head, self.pair_head = self.pair_head, None
+        if not retransmission:
+            self.pair_head = (ext, now_ns)
+            return False
+        if head is None or head[0] != ext:
+            return False
+        gap_ns = now_ns - head[1]
+        if gap_ns > 0 and len(self.pair_rates_bps) < MAX_PAIRS_PER_REPORT:
+            self.pair_rates_bps.append(size * 8 * 1e9 / gap_ns)
+        self.pairs += 1
+        return True
+
+    def take_dispersion(self) -> tuple[int, int]:
+        """(median pair rate in kbit/s, pairs measured) since the last call; (0, 0) if none."""
+        rates, self.pair_rates_bps = self.pair_rates_bps, []
+        if not rates:
+            return 0, 0
+        median = statistics.median(rates)
+        return min(0xFFFF_FFFF, max(1, round(median / 1000))), min(0xFFFF, len(rates))
 
     def delay_gradient_us(self) -> int:
         """Change of mean transit since the previous report interval (+ = queue growing)."""
@@ -327,9 +366,13 @@ class ReceiverEngine(EngineOutbox):
             if placement is _Placement.FAR and not ssrc & 1:
                 self._consider_jump(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns)
             return
+        paired = link.on_rtp_arrival(ext, bool(ssrc & 1), len(data), now_ns)
         if ext in self._buffer:
-            self.counters.duplicate += 1
-            link.duplicates += 1
+            if paired:
+                self.counters.probe_pairs += 1
+            else:
+                self.counters.duplicate += 1
+                link.duplicates += 1
             return
         size = end - start
         if self._buffered_bytes + size > self.settings.max_buffer_bytes:
@@ -712,6 +755,7 @@ class ReceiverEngine(EngineOutbox):
                                 else self.started_ns)
         link.last_report_ns = now_ns
         link.report_seq = (link.report_seq + 1) & 0xFFFF_FFFF
+        dispersion_kbps, pairs = link.take_dispersion()
         return LinkReceiverReport(
             ssrc=self._ssrc or 0,
             link_id=link.number,
@@ -721,6 +765,8 @@ class ReceiverEngine(EngineOutbox):
             received_bytes=link.received_bytes,
             highest_ext_seq=link.highest_ext,
             delay_gradient_us=max(-(2**31), min(2**31 - 1, link.delay_gradient_us())),
+            dispersion_kbps=dispersion_kbps,
+            dispersion_pairs=pairs,
         )
 
     # -- output -----------------------------------------------------------------------
@@ -776,6 +822,7 @@ class ReceiverEngine(EngineOutbox):
                 "received_bytes": link.received_bytes,
                 "retransmits_received": link.retransmits,
                 "duplicates": link.duplicates,
+                "probe_pairs": link.pairs,
                 "rtt_ms": metrics.rtt_ms,
                 "jitter_ms": metrics.jitter_ms,
                 "extra_delay_ms": (transit - base) / NS_PER_MS

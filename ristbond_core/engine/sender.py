@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ristbond_core.contracts import Channel, LinkView, PacketInfo, Scheduler
+from ristbond_core.contracts import Channel, LinkState, LinkView, PacketInfo, Scheduler
 from ristbond_core.engine.common import (
     NS_PER_MS,
     RTCP_INTERVAL_NS,
@@ -64,6 +64,8 @@ TAIL_PROBE_MIN_MS = 20.0
 #: Above this share of its capacity estimate a link is a poor choice for retransmissions.
 HEADROOM_SHARE = 0.85
 SEQ_MASK = 0xFFFF
+#: Link states in which the sender measures a link with packet pairs (media flows).
+_PAIR_STATES = frozenset({LinkState.WARM, LinkState.LIVE, LinkState.DEGRADE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,11 @@ class SenderSettings:
     store_max_bytes: int = 256 * 1024 * 1024
     max_pending_events: int = 1024
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
+    #: How often (per link) an unsaturated link's bottleneck is measured with a packet
+    #: pair; 0 turns pairs off.
+    capacity_probe_interval_ms: int = 500
+    #: Most of the bytes sent that pairs may spend (their second copy is redundant).
+    capacity_probe_budget: float = 0.005
 
 
 @dataclass(slots=True)
@@ -100,6 +107,8 @@ class SenderCounters:
     retransmit_too_late: int = 0
     retransmit_budget_exhausted: int = 0
     tail_probes: int = 0
+    capacity_probes: int = 0
+    capacity_probe_bytes: int = 0
     malformed: int = 0
     rtcp_received: int = 0
     bare_nacks: int = 0
@@ -120,6 +129,9 @@ class _SenderLink:
         self.unconfirmed: deque[tuple[int, int]] = deque()  # (sent_ns, bytes) for foreign peers
         self.pending_echo: list[RistEchoResponse] = []
         self.reported_rtt_ms: float | None = None
+        self.next_pair_ns = 0
+        self.last_pair_ns = 0
+        self.last_original_ns = -(1 << 62)
 
     def confirmed_bytes(self, now_ns: int) -> int:
         """Bytes sent at least one SRTT ago, not NACKed: delivery a foreign peer implies."""
@@ -239,10 +251,64 @@ class SenderEngine(EngineOutbox):
                 continue
             first_link = first_link or link_id
             self._emit_rtp(link, datagram, len(payload), now_ns)
+            link.last_original_ns = now_ns
+            if self._pair_due(link, len(payload), now_ns):
+                self._send_pair_copy(link, ext, timestamp, payload, now_ns)
         self.counters.packets += 1
         self.store.add(ext, StoredPacket(payload, timestamp, now_ns, first_link))
         self._last_packet = (ext, now_ns)
         self._tail_probed = False
+
+    def _pair_due(self, link: _SenderLink, size: int, now_ns: int) -> bool:
+        """Should the packet just sent on ``link`` get a copy right behind it (a pair)?
+
+        Only towards a peer that measures pairs (it sends ristbond link reports), only
+        on a link carrying media (warm, live or degrade) that is not full (a full link's
+        delivery rate already is its capacity), at most every
+        ``capacity_probe_interval_ms`` and within ``capacity_probe_budget``.
+        """
+        settings = self.settings
+        if settings.capacity_probe_interval_ms <= 0 or now_ns < link.next_pair_ns:
+            return False
+        if not self._pair_candidate(link, now_ns):
+            return False
+        spent = self.counters.capacity_probe_bytes + size
+        if spent > settings.capacity_probe_budget * self.counters.bytes_sent:
+            return False
+        # The budget is shared: the link measured longest ago goes first, so a link
+        # carrying little traffic is not outbid by the busy one every time.
+        active_ns = now_ns - 2 * settings.capacity_probe_interval_ms * NS_PER_MS
+        return all(
+            other.last_pair_ns >= link.last_pair_ns
+            for other in self.links.values()
+            if other is not link and other.last_original_ns >= active_ns
+            and self._pair_candidate(other, now_ns)
+        )
+
+    @staticmethod
+    def _pair_candidate(link: _SenderLink, now_ns: int) -> bool:
+        """Could ``link`` be measured with pairs now (peer measures, media flows, not full)?"""
+        return (
+            link.last_report is not None
+            and link.lifecycle.state in _PAIR_STATES
+            and not link.estimator.capacity.full_now(now_ns)
+        )
+
+    def _send_pair_copy(
+        self, link: _SenderLink, ext: int, timestamp: int, payload: bytes, now_ns: int
+    ) -> None:
+        """Send a retransmission-flagged copy of ``ext`` right behind its original.
+
+        The receiver times the two arrivals (see ``docs/engines.md``, packet pairs); to
+        any RIST receiver the copy is only a duplicate. It is not confirmable: the
+        receiver never counts a duplicate as delivered.
+        """
+        copy = self._rtp(ext, timestamp, self._ssrc | 1, payload)
+        self._emit_rtp(link, copy, len(payload), now_ns, confirmable=False)
+        link.next_pair_ns = now_ns + self.settings.capacity_probe_interval_ms * NS_PER_MS
+        link.last_pair_ns = now_ns
+        self.counters.capacity_probes += 1
+        self.counters.capacity_probe_bytes += len(payload)
 
     def _rtp(self, ext: int, timestamp: int, ssrc: int, payload: bytes) -> bytes:
         size = RTP_HEADER_SIZE + len(payload)
@@ -350,7 +416,9 @@ class SenderEngine(EngineOutbox):
         if report.report_seq == previous.report_seq + 1:
             # Only consecutive reports give a rate: after a lost report the byte delta
             # spans two intervals but interval_us covers one.
-            link.estimator.on_receive_report(delivered, report.interval_us * 1000, now)
+            dispersion = report.dispersion_kbps * 1000.0 if report.dispersion_pairs else None
+            link.estimator.on_receive_report(delivered, report.interval_us * 1000, now,
+                                             dispersion_bps=dispersion)
         link.unconfirmed.clear()
         return delivered
 
@@ -608,6 +676,8 @@ class SenderEngine(EngineOutbox):
                 "loss_kind": "attributed",
                 "jitter_ms": metrics.jitter_ms,
                 "capacity_bps": metrics.capacity_bps,
+                "capacity_measured": metrics.capacity_measured,
+                "bottleneck_bps": link.estimator.capacity.dispersion_bps(now_ns),
                 "delivery_rate_bps": metrics.delivery_rate_bps,
                 "feedback_age_ms": metrics.feedback_age_ms,
             })

@@ -54,6 +54,8 @@ class PairResult:
 
 #: Observes every datagram handed to an engine: (to, link_id, data, at_ns).
 ArrivalObserver = Callable[[str, str, bytes, int], None]
+#: (link id, datagram, simulated ns) for every datagram the sender puts on a link.
+DepartureObserver = Callable[[str, bytes, int], None]
 
 
 class PairSimulation:
@@ -94,6 +96,7 @@ class PairSimulation:
         self.stalled_until_ns = 0
         self._backlog: list[bytes] = []  # input that arrived during a stall
         self.on_arrival: ArrivalObserver | None = None
+        self.on_departure: DepartureObserver | None = None
         for name in links:
             self.sender.add_link(name, start_ns)
 
@@ -137,6 +140,8 @@ class PairSimulation:
 
     def _pump(self, now_ns: int) -> None:
         for out in self.sender.datagrams_to_send(self.sender_now(now_ns)):
+            if self.on_departure is not None:
+                self.on_departure(out.link_id, out.data, now_ns)
             for arrival in self.forward[out.link_id].offer_all(len(out.data), now_ns):
                 self._push(arrival, "receiver", out.link_id, out.data)
         for out in self.receiver.datagrams_to_send(self.receiver_now(now_ns)):

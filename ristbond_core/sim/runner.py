@@ -84,20 +84,53 @@ def payload_index(payload: bytes) -> int:
     return int.from_bytes(payload[4:12], "big")
 
 
+#: Pair copies remembered until they arrive (bounds the set when paths lose them).
+_MAX_PAIR_COPIES = 4096
+
+
+def _rtp_seq(data: bytes) -> tuple[int, bool] | None:
+    """(sequence number, retransmission flag) of an RTP datagram of ours, else None."""
+    if len(data) < 12 or data[0] >> 6 != 2 or data[1] & 0x7F != RTP_PAYLOAD_TYPE:
+        return None
+    return int.from_bytes(data[2:4], "big"), bool(data[11] & 1)
+
+
 class _ArrivalWatch:
-    """Counts retransmissions that reach the receiver for packets it already had."""
+    """Counts retransmissions that reach the receiver for packets it already had.
+
+    A copy the sender put right behind its original on the same link is a packet pair
+    (a capacity measurement made on purpose, counted as overhead), not a spurious
+    retransmission; pairs are recognised where they leave, so a path that reorders
+    them cannot disguise them.
+    """
 
     def __init__(self) -> None:
         self.seen: dict[int, int] = {}
+        self.last_sent: dict[str, int] = {}  # link → seq of the last original it carried
+        self.pair_copies: set[tuple[str, int]] = set()
         self.spurious = 0
 
+    def departed(self, link_id: str, data: bytes, at_ns: int) -> None:
+        """The sender put ``data`` on ``link_id``."""
+        rtp = _rtp_seq(data)
+        if rtp is None:
+            return
+        seq, retransmission = rtp
+        if not retransmission:
+            self.last_sent[link_id] = seq
+        elif self.last_sent.pop(link_id, None) == seq:
+            if len(self.pair_copies) >= _MAX_PAIR_COPIES:
+                self.pair_copies.clear()  # copies lost on the way are never seen again
+            self.pair_copies.add((link_id, seq))
+
     def __call__(self, to: str, link_id: str, data: bytes, at_ns: int) -> None:
-        if to != "receiver" or len(data) < 12 or data[0] >> 6 != 2:
+        rtp = _rtp_seq(data) if to == "receiver" else None
+        if rtp is None:
             return
-        if data[1] & 0x7F != RTP_PAYLOAD_TYPE:
+        seq, retransmission = rtp
+        if retransmission and (link_id, seq) in self.pair_copies:
+            self.pair_copies.discard((link_id, seq))
             return
-        seq = int.from_bytes(data[2:4], "big")
-        retransmission = data[11] & 1
         before = self.seen.get(seq)
         if retransmission and before is not None and at_ns - before < SEEN_HORIZON_NS:
             self.spurious += 1
@@ -138,6 +171,7 @@ def run_scenario(
     resets: list[FlowReset] = []
     watch = _ArrivalWatch()
     sim.on_arrival = watch
+    sim.on_departure = watch.departed
     next_sample = start
     total_ns = int(duration * NS_PER_S) or 1
 
