@@ -133,6 +133,13 @@ class NackTracker:
                 dropped += 1
         return dropped
 
+    def postpone_deadlines(self, deadlines: set[int], delta_ns: int) -> None:
+        """Move the deadline of every gap whose deadline is one of ``deadlines`` by
+        ``delta_ns`` (the receiver moved the playout time of the packets behind them)."""
+        for entry in self._missing.values():
+            if entry.deadline_ns in deadlines:
+                entry.deadline_ns += delta_ns
+
     def clear(self) -> None:
         """Forget everything (flow reset)."""
         self._missing.clear()

@@ -10,6 +10,26 @@ i.e. the fastest path, so output is paced like the sender's input whichever link
 carried a packet. A packet still missing when its successor is due is skipped and
 counted: output never stalls.
 
+Steps of either clock. The minimum follows a transit that drops at once (a faster
+path, the sender's clock stepping forward), but it would hold on to a transit that
+rose for its whole window, and with it every packet would be late on arrival. Two
+things keep the mapping right:
+
+* The receiver's own clock: every entry point reads ``now_ns`` through an
+  :class:`EngineClock`, so engine time is continuous. A step back is absorbed whole. A
+  jump forward past the engine's own next deadline is absorbed too, provisionally: it
+  may instead have been a stall of the process, after which the packets queued
+  meanwhile arrive at once. A fresh packet whose transit is clearly below the minimum
+  is the proof of a stall (it arrived as early as ever, so the time did pass), and the
+  jump is then given back; otherwise it counts as a clock step (``clock_steps``).
+* The sender's clock or the path (a foreign sender's clock stepping back, a route to
+  a longer path on every link): when every first transmission, on every link, has
+  arrived more than half the latency later than the mapping expects for a quarter of
+  the latency, the mapping is re-based on those packets (``timing_rebases``) and the
+  packets and gaps already waiting under the old mapping move with it. A stall of the
+  network followed by its backlog can trigger it too, which is harmless: the base is a
+  minimum, and the next packet with a normal transit brings it back down.
+
 Memory: the buffer only accepts packets inside a window of ``max_buffer_packets``
 after the playout point and within ``max_buffer_bytes``; anything else (floods,
 far-future sequence numbers, foreign SSRCs, garbage) is counted and dropped.
@@ -24,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ristbond_core.contracts import Channel
+from ristbond_core.engine.clock import EngineClock
 from ristbond_core.engine.common import (
     NS_PER_MS,
     RTCP_INTERVAL_NS,
@@ -95,6 +116,14 @@ ANCHOR_MAX_TS_STEP = 10 * 90_000
 MAX_CANDIDATES = 64
 #: Packet-pair samples kept per link between two reports (the rest only count).
 MAX_PAIRS_PER_REPORT = 64
+#: A call this much later than the engine's own next deadline (which is never more than
+#: an RTCP interval away on a live flow) is a jump of the clock or a stall.
+CLOCK_JUMP_NS = 250 * NS_PER_MS
+#: A forward jump absorbed as a clock step is confirmed when no arrival within this time
+#: showed it to be a stall.
+CLOCK_STEP_CONFIRM_NS = 500 * NS_PER_MS
+#: Fewest first transmissions that must all show a raised transit before a re-base.
+REBASE_MIN_PACKETS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +167,9 @@ class FlowCounters:
     rtcp_received: int = 0
     links_refused: int = 0
     links_expired: int = 0
+    clock_steps: int = 0
+    stalls: int = 0
+    timing_rebases: int = 0
 
 
 class _Placement(enum.Enum):
@@ -170,6 +202,15 @@ class _Candidate:
 
     flow: int
     chains: list[_Chain]
+
+
+@dataclass(slots=True)
+class _Elevation:
+    """First transmissions arriving well later than the playout mapping expects."""
+
+    since_ns: int
+    lowest_transit_ns: int
+    packets: int = 0
 
 
 class _Link:
@@ -263,6 +304,10 @@ class ReceiverEngine(EngineOutbox):
         self.settings = settings
         self.ntp_clock = ntp_clock
         self.started_ns = now_ns
+        self._clock = EngineClock(now_ns)
+        # A forward jump absorbed as a clock step until proven a stall: (size, when).
+        self._provisional_step: tuple[int, int] | None = None
+        self._elevation: _Elevation | None = None
         self.counters = FlowCounters()
         self.tracker = NackTracker()
         self.links: dict[str, _Link] = {}
@@ -281,7 +326,8 @@ class ReceiverEngine(EngineOutbox):
         self._ts_ext: int | None = None
         self._transit_min = WindowedExtremum(TRANSIT_WINDOW_MS * NS_PER_MS)
         self._rate = WindowedSum(RATE_WINDOW_MS * NS_PER_MS)
-        self._buffer: dict[int, tuple[bytes, int]] = {}
+        # ext → (payload, release time, transit at arrival)
+        self._buffer: dict[int, tuple[bytes, int, int]] = {}
         self._heap: list[int] = []
         self._buffered_bytes = 0
         self._output: list[bytes] = []
@@ -289,11 +335,47 @@ class ReceiverEngine(EngineOutbox):
         self.timing = derive_timing(settings.latency_ms, None)
         # The inputs the current timing was derived from (see ``_refresh_timing``).
         self._timing_inputs: tuple[float | None, float | None, float] | None = None
+        self._backward_counted = 0
+
+    # -- clock ------------------------------------------------------------------------
+
+    def _now(self, now_ns: int) -> int:
+        """The engine time for the caller's ``now_ns`` (see the module docstring)."""
+        clock = self._clock
+        previous = clock.last_ns
+        now = clock.read(now_ns)
+        self.counters.clock_steps += clock.backward_steps - self._backward_counted
+        self._backward_counted = clock.backward_steps
+        if now - previous > CLOCK_JUMP_NS:
+            due = self._next_deadline_engine()
+            if due is not None and now - max(due, previous) > CLOCK_JUMP_NS:
+                amount = now - max(due, previous)
+                now = clock.absorb(amount)
+                self._provisional_step = (amount, now)
+        step = self._provisional_step
+        if step is not None and now - step[1] >= CLOCK_STEP_CONFIRM_NS:
+            self._provisional_step = None
+            self.counters.clock_steps += 1
+        return now
+
+    def _stall_evidence(self, transit: int, base: float | None) -> int:
+        """How far to move the clock back on: a packet whose transit is well below the
+        minimum after a provisional forward step shows that the time really passed."""
+        if self._provisional_step is None or base is None:
+            return 0
+        amount = self._provisional_step[0]
+        if transit >= base - amount // 2:
+            return 0
+        self._clock.give_back(amount)
+        self._provisional_step = None
+        self.counters.stalls += 1
+        return amount
 
     # -- input ------------------------------------------------------------------------
 
     def receive_datagram(self, link_id: str, data: bytes, now_ns: int) -> None:
         """Feed one datagram from ``link_id`` (RTP or RTCP, told apart by content)."""
+        now_ns = self._now(now_ns)
         link = self._link(link_id, now_ns)
         if link is None:
             self.counters.links_refused += 1
@@ -381,6 +463,11 @@ class ReceiverEngine(EngineOutbox):
         ts_ns = self._timestamp_ns(ts, commit=False)
         transit = now_ns - ts_ns
         base = self._transit_min.value(now_ns)
+        retransmission = bool(ssrc & 1)
+        if not retransmission:
+            given_back = self._stall_evidence(transit, base)
+            now_ns += given_back
+            transit += given_back
         if base is not None and not (
             -self._latency_ns - TRANSIT_TOLERANCE_NS
             <= transit - base
@@ -392,7 +479,6 @@ class ReceiverEngine(EngineOutbox):
             return
         self._timestamp_ns(ts, commit=True)
         self._last_flow_ns = now_ns
-        retransmission = bool(ssrc & 1)
         link.received_packets += 1
         link.received_bytes += size
         link.last_packet_ns = now_ns
@@ -402,8 +488,11 @@ class ReceiverEngine(EngineOutbox):
         if retransmission:
             link.retransmits += 1
             self.counters.retransmitted_received += 1
-        else:
-            # Only first transmissions describe the path (a retransmission left late).
+        elif self._provisional_step is None:
+            # Only first transmissions describe the path (a retransmission left late),
+            # and not while a clock jump may yet turn out to have been a stall.
+            if base is not None:
+                self._watch_transit(transit, base, now_ns)
             link.transit_min.update(transit, now_ns)
             link.transit_max.update(transit, now_ns)
             link.interval_transit_sum_ns += transit
@@ -423,10 +512,54 @@ class ReceiverEngine(EngineOutbox):
                 for missing in range(first, ext):
                     self.tracker.add_gap(missing, now_ns, window_ns, release_ns)
             self._highest = ext
-        self._buffer[ext] = (data[start:end], release_ns)
+        self._buffer[ext] = (data[start:end], release_ns, transit)
         heapq.heappush(self._heap, ext)
         self._buffered_bytes += size
         self._last_accept_ns = now_ns
+
+    def _watch_transit(self, transit: int, base: float, now_ns: int) -> None:
+        """Re-base the playout mapping when the transit rose for good on every link.
+
+        A packet more than half the latency later than the mapping expects leaves
+        little time to reorder or recover; when all first transmissions have been that
+        late for a quarter of the latency, the mapping moves up to the lowest of them.
+        """
+        if transit - base <= self._latency_ns // 2:
+            self._elevation = None
+            return
+        elevation = self._elevation
+        if elevation is None:
+            self._elevation = _Elevation(now_ns, transit, 1)
+            return
+        elevation.lowest_transit_ns = min(elevation.lowest_transit_ns, transit)
+        elevation.packets += 1
+        if (now_ns - elevation.since_ns < self._latency_ns // 4
+                or elevation.packets < REBASE_MIN_PACKETS):
+            return
+        self._rebase(base, elevation.lowest_transit_ns, now_ns)
+
+    def _rebase(self, old_base: float, new_base: int, now_ns: int) -> None:
+        """Move the playout mapping from ``old_base`` up to ``new_base``.
+
+        Packets that arrived late by the same measure and wait under the old mapping move
+        with it, and so do the deadlines of the gaps they revealed; packets that came
+        under the old transit keep their place.
+        """
+        delta = int(new_base - old_base)
+        threshold = old_base + self._latency_ns // 2
+        moved: set[int] = set()
+        for ext, (payload, release_ns, transit) in self._buffer.items():
+            if transit > threshold:
+                moved.add(release_ns)
+                self._buffer[ext] = (payload, release_ns + delta, transit)
+        self.tracker.postpone_deadlines(moved, delta)
+        self._transit_min.reset()
+        self._transit_min.update(new_base, now_ns)
+        for link in self.links.values():
+            link.transit_min.reset()
+            link.transit_max.reset()
+        self._elevation = None
+        self.counters.timing_rebases += 1
 
     def _max_tracked_gap(self, now_ns: int) -> int:
         """How many missing packets one jump may add: twice the latency's worth."""
@@ -500,6 +633,7 @@ class ReceiverEngine(EngineOutbox):
         self._next_out = None
         self._ts_ext = None
         self._transit_min.reset()
+        self._elevation = None
         self._last_accept_ns = None
         self._flow_started_ns = now_ns
         self.counters.flow_resets += 1
@@ -572,7 +706,11 @@ class ReceiverEngine(EngineOutbox):
     # -- timers -----------------------------------------------------------------------
 
     def next_deadline(self) -> int | None:
-        """The earliest instant ``on_deadline`` has work to do."""
+        """The earliest instant ``on_deadline`` has work to do (on the caller's clock)."""
+        due = self._next_deadline_engine()
+        return None if due is None else self._clock.to_caller(due)
+
+    def _next_deadline_engine(self) -> int | None:
         candidates = [link.next_rtcp_ns for link in self.links.values() if link.has_return_path]
         due = self.tracker.next_due()
         if due is not None:
@@ -589,6 +727,7 @@ class ReceiverEngine(EngineOutbox):
 
     def on_deadline(self, now_ns: int) -> None:
         """Release due packets, send due NACKs and the periodic per-link RTCP."""
+        now_ns = self._now(now_ns)
         while self._evict_idle(now_ns, LINK_EXPIRY_NS):
             pass
         self._refresh_timing(now_ns)
@@ -639,7 +778,7 @@ class ReceiverEngine(EngineOutbox):
             if entry is None:
                 heapq.heappop(self._heap)
                 continue
-            payload, release_ns = entry
+            payload, release_ns, _transit = entry
             if release_ns > now_ns:
                 break
             heapq.heappop(self._heap)
@@ -795,6 +934,7 @@ class ReceiverEngine(EngineOutbox):
 
     def stats(self, now_ns: int) -> dict[str, Any]:
         """One snapshot in the versioned stats schema (cumulative counters)."""
+        caller_ns, now_ns = now_ns, self._clock.peek(now_ns)
         self._snapshot_seq += 1
         flow = {
             "ssrc": self._ssrc,
@@ -832,9 +972,10 @@ class ReceiverEngine(EngineOutbox):
                 "has_return_path": link.has_return_path,
             })
         return snapshot(
-            role="receiver", seq=self._snapshot_seq, now_ns=now_ns,
+            role="receiver", seq=self._snapshot_seq, now_ns=caller_ns,
             unix_minus_monotonic_ns=self.ntp_clock.unix_minus_monotonic_ns,
-            started_ns=self.started_ns, derived=self.timing.as_dict(), flow=flow, links=links,
+            started_ns=self._clock.to_caller(self.started_ns), derived=self.timing.as_dict(),
+            flow=flow, links=links,
         )
 
 

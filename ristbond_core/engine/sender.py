@@ -9,6 +9,12 @@ at the receiver). A NACKed packet is resent with SSRC|1 on the link that is best
 not necessarily the one that lost it, and not at all when it could no longer arrive
 before the receiver plays it out. Each NACKed sequence number is attributed to the
 link that first carried it: that is the link's channel loss.
+
+Clock: every entry point reads the caller's ``now_ns`` through an :class:`EngineClock`.
+A step back of the caller's clock is absorbed (the RTP timestamps, the store's ages and
+every timer carry on as if no time had passed), so the receiver never sees the media
+clock run backwards. A jump forward is taken as elapsed time: from the readings alone
+it is the same as the process having been descheduled.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ristbond_core.contracts import Channel, LinkState, LinkView, PacketInfo, Scheduler
+from ristbond_core.engine.clock import EngineClock
 from ristbond_core.engine.common import (
     NS_PER_MS,
     RTCP_INTERVAL_NS,
@@ -112,6 +119,7 @@ class SenderCounters:
     malformed: int = 0
     rtcp_received: int = 0
     bare_nacks: int = 0
+    clock_steps: int = 0
 
 
 class _SenderLink:
@@ -162,6 +170,7 @@ class SenderEngine(EngineOutbox):
         self.scheduler = scheduler
         self.ntp_clock = ntp_clock
         self.started_ns = now_ns
+        self._clock = EngineClock(now_ns)
         self.counters = SenderCounters()
         self.links: dict[str, _SenderLink] = {}
         self.store = RetransmitStore(settings.store_max_bytes)
@@ -177,10 +186,17 @@ class SenderEngine(EngineOutbox):
         self._last_packet: tuple[int, int] | None = None  # (extended seq, sent at)
         self._tail_probed = False
 
+    def _now(self, now_ns: int) -> int:
+        """The engine time for the caller's ``now_ns`` (see the module docstring)."""
+        now = self._clock.read(now_ns)
+        self.counters.clock_steps = self._clock.backward_steps
+        return now
+
     # -- links ------------------------------------------------------------------------
 
     def add_link(self, link_id: str, now_ns: int, *, weight: float = 1.0) -> None:
         """Attach a link; it starts probing and earns its share through delivery."""
+        now_ns = self._now(now_ns)
         if link_id in self.links:
             raise RistbondError(f"link {link_id!r} is already attached")
         lifecycle = LinkLifecycle(link_id, self.settings.lifecycle)
@@ -194,6 +210,7 @@ class SenderEngine(EngineOutbox):
 
     def remove_link(self, link_id: str, now_ns: int) -> None:
         """Detach a link; its in-flight packets stay retransmittable on other links."""
+        now_ns = self._now(now_ns)
         link = self.links.pop(link_id, None)
         if link is None:
             raise RistbondError(f"no link {link_id!r} to remove")
@@ -220,6 +237,7 @@ class SenderEngine(EngineOutbox):
 
     def send_payload(self, payload: bytes, now_ns: int) -> None:
         """Packetize one input datagram (split at TS packet boundaries if too large)."""
+        now_ns = self._now(now_ns)
         self.counters.input_datagrams += 1
         self.counters.input_bytes += len(payload)
         limit = self.settings.payload_bytes
@@ -345,6 +363,7 @@ class SenderEngine(EngineOutbox):
 
     def receive_datagram(self, link_id: str, data: bytes, now_ns: int) -> None:
         """Feed one RTCP datagram that arrived on ``link_id``'s sockets."""
+        now_ns = self._now(now_ns)
         link = self.links.get(link_id)
         if link is None:
             return
@@ -597,10 +616,11 @@ class SenderEngine(EngineOutbox):
         deadlines.extend(
             d for link in self.links.values() if (d := link.lifecycle.next_deadline()) is not None
         )
-        return min(deadlines) if deadlines else None
+        return self._clock.to_caller(min(deadlines)) if deadlines else None
 
     def on_deadline(self, now_ns: int) -> None:
         """Periodic RTCP, lifecycle timers, timing refresh and store expiry."""
+        now_ns = self._now(now_ns)
         rtts = [s for link in self.links.values()
                 if (s := link.estimator.rtt.srtt_ms) is not None]
         rtt = min(rtts) if rtts else None
@@ -655,6 +675,7 @@ class SenderEngine(EngineOutbox):
 
     def stats(self, now_ns: int) -> dict[str, Any]:
         """One snapshot in the versioned stats schema (cumulative counters)."""
+        caller_ns, now_ns = now_ns, self._clock.peek(now_ns)
         self._snapshot_seq += 1
         shares = self.scheduler.shares(self.link_views(now_ns), now_ns)
         links = []
@@ -689,7 +710,8 @@ class SenderEngine(EngineOutbox):
             "store_bytes": self.store.bytes,
         }
         return snapshot(
-            role="sender", seq=self._snapshot_seq, now_ns=now_ns,
+            role="sender", seq=self._snapshot_seq, now_ns=caller_ns,
             unix_minus_monotonic_ns=self.ntp_clock.unix_minus_monotonic_ns,
-            started_ns=self.started_ns, derived=self.timing.as_dict(), flow=flow, links=links,
+            started_ns=self._clock.to_caller(self.started_ns), derived=self.timing.as_dict(),
+            flow=flow, links=links,
         )
