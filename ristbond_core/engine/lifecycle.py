@@ -89,7 +89,7 @@ _BLACKHOLE = (
     "bytes sent and no delivery-confirming feedback for `blackhole_after_ms` "
     "since the first unconfirmed send"
 )
-_STILL = "quality bad without a break for `degrade_max_ms`"
+_STILL = "quality bad without a break for `degrade_max_ms`, while another link is live"
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(_S.INIT, _I.ATTACHED, _S.PROBE, "the runtime attached the link"),
@@ -285,6 +285,7 @@ class LinkLifecycle:
         self.demotions = 0
         self.rest_until_ns: int | None = None
         self.sent_bytes_total = 0
+        self._another_live = True
 
     # -- what schedulers and stats read ---------------------------------------------------
     @property
@@ -438,6 +439,19 @@ class LinkLifecycle:
         first instant a condition can start to hold.
         """
         return self._timer_ns
+
+    def set_another_live(self, another_live: bool) -> None:
+        """Whether some other link of the sender is live (the engine keeps this current).
+
+        A link whose quality stays bad is rested (``still_degraded``) only while
+        another link is live to carry the stream. When none is, resting it would put
+        everything on links that are worse off (probing, warming, or as bad), so it
+        stays in service, degraded; a link that stops delivering altogether
+        (``blackhole``, ``stale``) is still taken out.
+        """
+        if another_live != self._another_live:
+            self._another_live = another_live
+            self._timer_ns = self._earliest_timer()
 
     def _earliest_timer(self) -> int | None:
         if self._now is None:
@@ -642,7 +656,7 @@ class LinkLifecycle:
                 return None
             return self._first_unconfirmed_send_ns + self._blackhole_ns
         if link_input is LinkInput.STILL_DEGRADED:
-            if self._bad_since_ns is None:
+            if self._bad_since_ns is None or not self._another_live:
                 return None
             return self._bad_since_ns + cfg.degrade_max_ms * _NS_PER_MS
         if link_input is LinkInput.DEGRADED:

@@ -394,6 +394,7 @@ class SenderEngine(EngineOutbox):
         if delivered is None:
             delivered = link.confirmed_bytes(now_ns)
         metrics = link.estimator.snapshot(now_ns)
+        self._tell_lifecycle_about_others(link)
         link.lifecycle.on_feedback(metrics, now_ns, delivered_bytes=delivered)
         self._collect_lifecycle_events(link)
         self._views = None
@@ -631,6 +632,7 @@ class SenderEngine(EngineOutbox):
         self._probe_tail(now_ns)
         for link in self.links.values():
             before = link.lifecycle.state
+            self._tell_lifecycle_about_others(link)
             link.lifecycle.on_deadline(now_ns)
             if link.lifecycle.state is not before:
                 self._collect_lifecycle_events(link)
@@ -640,6 +642,15 @@ class SenderEngine(EngineOutbox):
                         self.scheduler.on_metrics(view, now_ns)
             if link.next_rtcp_ns <= now_ns or link.pending_echo:
                 self._send_link_rtcp(link, now_ns, periodic=link.next_rtcp_ns <= now_ns)
+
+    def _tell_lifecycle_about_others(self, link: _SenderLink) -> None:
+        """Let ``link``'s lifecycle know whether another link is live (see
+        ``LinkLifecycle.set_another_live``: the last links in service are not rested
+        for bad quality)."""
+        link.lifecycle.set_another_live(any(
+            other.lifecycle.state is LinkState.LIVE
+            for other in self.links.values() if other is not link
+        ))
 
     def _send_link_rtcp(self, link: _SenderLink, now_ns: int, *, periodic: bool) -> None:
         ntp = self.ntp_clock.ntp_from_monotonic(now_ns)

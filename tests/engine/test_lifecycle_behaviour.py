@@ -170,6 +170,27 @@ def test_degraded_link_recovers_only_after_clean_hold() -> None:
     assert d.state is LinkState.LIVE
 
 
+def test_a_degraded_link_is_rested_only_while_another_link_is_live() -> None:
+    # With no other link live, resting this one would leave the stream to links that
+    # are probing, warming or just as bad: it stays in service, degraded.
+    d = driver_in(LinkState.DEGRADE)
+    d.lifecycle.set_another_live(False)
+    d.run(d.config.degrade_max_ms + 2_000, metrics=BAD_RTT)
+    assert d.state is LinkState.DEGRADE
+    # Once another link is live, the long bad spell rests it at the next chance.
+    d.lifecycle.set_another_live(True)
+    d.run(200, metrics=BAD_RTT)
+    assert d.state is LinkState.COOLDOWN
+    assert d.events[-1].reason.startswith("still_degraded")
+
+
+def test_a_degraded_link_that_stops_delivering_is_taken_out_even_if_it_is_the_last() -> None:
+    d = driver_in(LinkState.DEGRADE)
+    d.lifecycle.set_another_live(False)
+    d.run_until(LinkState.COOLDOWN, metrics=None, send_bytes_per_tick=1316)
+    assert d.events[-1].reason.startswith("blackhole")
+
+
 @pytest.mark.parametrize(
     ("bad", "signal"),
     [
