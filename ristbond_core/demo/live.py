@@ -299,6 +299,9 @@ def summary(run: DemoRun, sent: list[dict[str, Any]], received: list[dict[str, A
         f"  residual loss    {max(0, total - delivered)} chunks"
         f" ({100.0 * max(0, total - delivered) / max(1, total):.3f} %)",
     ]
+    missing = _missing_chunks(run, total)
+    if missing:
+        lines.append(f"  missing chunks   {missing}")
     if before_input:
         lines.append(f"  not counted      {before_input} chunks the sender's input socket never "
                      "read (dropped by the local machine before ristbond)")
@@ -325,6 +328,18 @@ def summary(run: DemoRun, sent: list[dict[str, Any]], received: list[dict[str, A
         lines.append("")
         lines.append("  lifecycle: " + _state_history(sent))
     return "\n".join(lines)
+
+
+def _missing_chunks(run: DemoRun, total: int, shown: int = 5) -> str:
+    """The first chunks that never arrived, with when they were sent (s after the first)."""
+    indices = sorted(run.sent_ns)[:total]
+    lost = [i for i in indices if i not in run.received_ns]
+    if not lost or not indices:
+        return ""
+    start = run.sent_ns[indices[0]]
+    named = ", ".join(f"#{i} at {(run.sent_ns[i] - start) / 1e9:.2f} s" for i in lost[:shown])
+    more = f" and {len(lost) - shown} more" if len(lost) > shown else ""
+    return named + more
 
 
 def _state_history(snapshots: list[dict[str, Any]]) -> str:
