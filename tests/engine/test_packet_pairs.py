@@ -99,37 +99,30 @@ def test_pairs_replace_the_probe_guess_only_while_the_link_is_not_full() -> None
     assert estimator.dispersion_bps(now + 2100 * MS) is None
 
 
-def test_a_lossy_link_is_not_mistaken_for_a_full_one() -> None:
-    # Sends of 1000 bytes every ms; the peer reports what arrived per 100 ms.
-    def run(lost_per_report: int) -> LinkEstimator:
-        link = LinkEstimator()
-        now = 0
-        seq = 0
-        for step in range(1, 31):
-            for _ in range(100):
-                now += MS
-                link.on_sent(1000, now)
-            link.on_rtt_sample(20.0, now)
-            for _ in range(lost_per_report):
-                seq += 1
-                link.on_lost(seq, now)
-            if step > 1:
-                link.on_receive_report((100 - lost_per_report) * 1000, 100 * MS, now)
-        return link
-    # 10 % lost, and the NACKs for it arrive: delivered + lost = sent, so not full.
-    lossy = run(10)
-    assert not lossy.capacity.saturated_recently(30 * 100 * MS)
-    # The same 10 % missing with no NACK for it: the link held it back, so it is full.
-    silent = LinkEstimator()
-    now = 0
+def _ten_percent_missing(*, nacked: bool) -> LinkEstimator:
+    """1000-byte sends every ms for 3 s; each 100 ms report is 10 % short, and with
+    ``nacked`` the peer NACKed those packets."""
+    link = LinkEstimator()
+    now = seq = 0
     for step in range(1, 31):
         for _ in range(100):
             now += MS
-            silent.on_sent(1000, now)
-        silent.on_rtt_sample(20.0, now)
+            link.on_sent(1000, now)
+        link.on_rtt_sample(20.0, now)
+        for _ in range(10 if nacked else 0):
+            seq += 1
+            link.on_lost(seq, now)
         if step > 1:
-            silent.on_receive_report(90_000, 100 * MS, now)
-    assert silent.capacity.full_now(now)
+            link.on_receive_report(90_000, 100 * MS, now)
+    return link
+
+
+def test_a_lossy_link_is_not_mistaken_for_a_full_one() -> None:
+    end = 30 * 100 * MS
+    # The NACKs for what is missing arrive: delivered + lost = sent, so not full.
+    assert not _ten_percent_missing(nacked=True).capacity.saturated_recently(end)
+    # The same 10 % missing with no NACK for it: the link held it back, so it is full.
+    assert _ten_percent_missing(nacked=False).capacity.full_now(end)
 
 
 def _sim(links: dict[str, LinkModel], **sender: object) -> PairSimulation:

@@ -122,35 +122,26 @@ range_nacks = st.builds(RistRangeNack, ssrc=u32, records=records)
 seq_extensions = st.builds(RistSeqExtension, ssrc=u32, seq_msb=u16, reserved=u16)
 echo_requests = st.builds(RistEchoRequest, ssrc=u32, ntp_timestamp=u64, processing_delay_us=u32)
 echo_responses = st.builds(RistEchoResponse, ssrc=u32, ntp_timestamp=u64, processing_delay_us=u32)
-v1_link_reports = st.builds(
+_LINK_REPORT_V1_FIELDS = {
+    "ssrc": u32,
+    "link_id": u16,
+    "report_seq": u32,
+    "interval_us": u32,
+    "received_packets": u64,
+    "received_bytes": u64,
+    "highest_ext_seq": u64,
+    "delay_gradient_us": i32,
+    "flags": u8,
+    "extra": words(2),
+}
+link_reports = st.builds(
+    LinkReceiverReport, version=st.just(1), **_LINK_REPORT_V1_FIELDS
+) | st.builds(
     LinkReceiverReport,
-    ssrc=u32,
-    link_id=u16,
-    report_seq=u32,
-    interval_us=u32,
-    received_packets=u64,
-    received_bytes=u64,
-    highest_ext_seq=u64,
-    delay_gradient_us=i32,
-    flags=u8,
-    version=st.just(1),
-    extra=words(2),
-)
-link_reports = v1_link_reports | st.builds(
-    LinkReceiverReport,
-    ssrc=u32,
-    link_id=u16,
-    report_seq=u32,
-    interval_us=u32,
-    received_packets=u64,
-    received_bytes=u64,
-    highest_ext_seq=u64,
-    delay_gradient_us=i32,
-    flags=u8,
     version=st.integers(2, 255),
-    extra=words(2),
     dispersion_kbps=u32,
     dispersion_pairs=u16,
+    **_LINK_REPORT_V1_FIELDS,
 )
 app_packets = st.builds(
     AppPacket,
