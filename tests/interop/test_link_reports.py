@@ -31,7 +31,9 @@ def test_ristbond_peer_reports_give_per_link_rates(ports: Ports, group: Group,
                                                    tmp_path: Path) -> None:
     rist, hop_a, hop_b = ports.pair(), ports.pair(), ports.pair()
     stats = tmp_path / "send-stats.jsonl"
-    links = [relay_link("a", hop_a, rist, delay="10ms"),
+    # Both links rate-limited: packet pairs time a link without a limit (loopback) at
+    # hundreds of Mbit/s, and dwrr would rightly leave the 2 Mbit/s link nearly idle.
+    links = [relay_link("a", hop_a, rist, delay="10ms", rate="4mbit"),
              relay_link("b", hop_b, rist, delay="20ms", rate="2mbit")]
     with Relay(links, seed=2):
         receiver = group.start("receive", ristbond_argv(
