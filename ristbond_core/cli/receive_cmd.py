@@ -70,7 +70,7 @@ def build(args: argparse.Namespace,
                                 nack_form=receiver.nack_form)
     plan = ReceiverPlan(settings=settings, listen=listen, output_url=output_url,
                         stats_json=args.stats_json, stats_interval_ms=interval,
-                        duration_s=args.duration)
+                        duration_s=args.duration, wake_interval_ms=receiver.wake_interval_ms)
     transport_name, transport_options = transport_choice(args, config, host)
     transport = create_transport(host, transport_name, transport_options)
     telemetry, health = start_telemetry(host, config, transport)

@@ -71,6 +71,11 @@ class SenderConfig(Section):
         0.005, ge=0.0, le=0.1,
         description="most of the bytes sent that packet-pair copies may spend (0.005 = 0.5 %)",
     )
+    wake_interval_ms: float = Field(
+        2.0, ge=0.0, le=20.0,
+        description="least time between the loop's wake-ups: what arrives meanwhile is "
+                    "handled in one pass (less CPU; timers up to this late); 0 = every event",
+    )
 
     @field_validator("flow_id")
     @classmethod
@@ -94,6 +99,11 @@ class ReceiverConfig(Section):
         "auto",
         description="auto: range for RIST senders, generic otherwise; range: RIST APP NACKs "
                     "(librist); generic: RFC 4585 NACKs (GStreamer ristsink)",
+    )
+    wake_interval_ms: float = Field(
+        2.0, ge=0.0, le=20.0,
+        description="least time between the loop's wake-ups: what arrives meanwhile is "
+                    "handled in one pass (less CPU; timers up to this late); 0 = every event",
     )
 
     @field_validator("listen")

@@ -7,6 +7,7 @@ import sys
 from typing import BinaryIO, Protocol
 
 from ristbond_core.errors import RistbondError
+from ristbond_core.runtime.segments import SegmentSender
 from ristbond_core.runtime.urls import StreamUrl
 
 
@@ -32,7 +33,12 @@ class Output(Protocol):
 
 
 class UdpOutput:
-    """One datagram per payload to ``host:port`` (unicast or multicast)."""
+    """One datagram per payload to ``host:port`` (unicast or multicast).
+
+    Payloads released together are sent together on ``flush`` (segmented where the
+    kernel takes it, see :mod:`ristbond_core.runtime.segments`); the receiving
+    application sees the same datagrams.
+    """
 
     def __init__(self, url: StreamUrl) -> None:
         what = f"--output udp://{url.host}:{url.port}"
@@ -44,21 +50,26 @@ class UdpOutput:
         self._address = address
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
+        self._pending: list[bytes] = []
+        self._segments = SegmentSender()
         self._errors = 0
 
     def write(self, payload: bytes) -> None:
-        """Send; a full buffer or an ICMP error costs this datagram only."""
-        try:
-            self._sock.sendto(payload, self._address)
-        except OSError:
-            self._errors += 1
+        """Queue for the next ``flush``."""
+        self._pending.append(payload)
 
     def flush(self) -> None:
-        """Datagrams are not buffered."""
+        """Send what is queued; a full buffer or an ICMP error costs those datagrams only."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._errors += self._segments.send(self._sock, pending, self._address)[0]
 
     def close(self) -> None:
-        """Close the socket."""
-        self._sock.close()
+        """Send what is queued and close the socket."""
+        try:
+            self.flush()
+        finally:
+            self._sock.close()
 
     @property
     def errors(self) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ristbond_core.engine.common import NS_PER_MS, NS_PER_S
 from ristbond_core.engine.receiver import ReceiverEngine, ReceiverSettings
 from ristbond_core.plugins import PluginHost
-from ristbond_core.runtime.clock import now_ns, process_clock
+from ristbond_core.runtime.clock import WakeSpacing, now_ns, process_clock
 from ristbond_core.runtime.driver import EngineDriver
 from ristbond_core.runtime.meter import StreamMeter
 from ristbond_core.runtime.outputs import Output, open_output
@@ -43,6 +43,7 @@ class ReceiverPlan:
     stats_json: str | None = None
     stats_interval_ms: int = 1000
     duration_s: float | None = None
+    wake_interval_ms: float = 0.0
 
 
 class ReceiverLoop(ABC):
@@ -148,6 +149,7 @@ class ReceiverRuntime(EngineDriver, ReceiverLoop):
         self.engine = ReceiverEngine(plan.settings, ntp_clock=process_clock(), now_ns=now_ns())
         self.meter = StreamMeter()
         self.output = None
+        self.spacing = WakeSpacing(int(plan.wake_interval_ms * NS_PER_MS))
         self.publisher = SnapshotPublisher(host, telemetry, health)
 
     def _listen(self) -> None:
@@ -162,14 +164,14 @@ class ReceiverRuntime(EngineDriver, ReceiverLoop):
         deadline = self.engine.next_deadline()
         if deadline is not None:
             wake.append(deadline)
+        now = self.spacing.settle(now)
         timeout = max(0, min(wake) - now) / NS_PER_S
         ready, _, _ = select.select([signals.fileno(), *self.transport.filenos()], [], [],
                                     timeout)
+        self.spacing.woke(now_ns())
         if signals.fileno() in ready:
             signals.drain()
-        for datagram in self.transport.receive(0.0):
-            self.engine.receive_datagram(datagram.link_id, datagram.data, datagram.received_ns)
-        now = now_ns()
+        now = self._take_datagrams()
         self.engine.on_deadline(now)
         self._deliver(self.engine.pop_output())
         self._flush(now)

@@ -25,7 +25,7 @@ from ristbond_core.engine.sender import SenderEngine, SenderSettings
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.backends import merge_links
-from ristbond_core.runtime.clock import now_ns, process_clock
+from ristbond_core.runtime.clock import WakeSpacing, now_ns, process_clock
 from ristbond_core.runtime.driver import EngineDriver
 from ristbond_core.runtime.inputs import Input, open_input
 from ristbond_core.runtime.meter import StreamMeter
@@ -58,6 +58,7 @@ class SenderPlan:
     stats_json: str | None = None
     stats_interval_ms: int = 1000
     duration_s: float | None = None
+    wake_interval_ms: float = 0.0
 
 
 class SenderLoop(ABC):
@@ -74,6 +75,7 @@ class SenderLoop(ABC):
     meter: StreamMeter
     links: dict[str, LinkConfig]
     input: Input | None
+    spacing: WakeSpacing
 
     # -- what subclasses provide --------------------------------------------------------
     @abstractmethod
@@ -190,12 +192,14 @@ class SenderLoop(ABC):
         wake = [now + MAX_WAIT_NS]
         wake.extend(d for d in (*deadlines, self.input.next_ready_ns() if input_open else None)
                     if d is not None)
+        now = self.spacing.settle(now)
         timeout = max(0, min(wake) - now) / NS_PER_S
         readers = [signals.fileno(), *fds]
         input_fd = self.input.fileno() if input_open else None
         if input_fd is not None:
             readers.append(input_fd)
         ready, _, _ = select.select(readers, [], [], timeout)
+        self.spacing.woke(now_ns())
         if signals.fileno() in ready:
             signals.drain()
         return ready, input_fd
@@ -234,6 +238,7 @@ class SenderRuntime(EngineDriver, SenderLoop):
         self.meter = StreamMeter()
         self.links = {}
         self.input = None
+        self.spacing = WakeSpacing(int(plan.wake_interval_ms * NS_PER_MS))
         self.publisher = SnapshotPublisher(host, telemetry, health)
         if plan.stats_json:
             self.publisher.stats_out = StatsJsonWriter(plan.stats_json)
@@ -259,9 +264,7 @@ class SenderRuntime(EngineDriver, SenderLoop):
         ready, input_fd = self._wait(signals, now, input_open,
                                      [next_stats, self.engine.next_deadline(), end],
                                      list(self.transport.filenos()))
-        for datagram in self.transport.receive(0.0):
-            self.engine.receive_datagram(datagram.link_id, datagram.data, datagram.received_ns)
-        now = now_ns()
+        now = self._take_datagrams()
         for payload in self._read_input(ready, input_fd, input_open, now):
             self.engine.send_payload(payload, now)
         self.engine.on_deadline(now)

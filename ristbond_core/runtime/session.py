@@ -25,7 +25,7 @@ from ristbond_core.contracts import (
 from ristbond_core.engine.common import NS_PER_MS, NS_PER_S, snapshot
 from ristbond_core.events import LinkStateChanged
 from ristbond_core.plugins import PluginHost
-from ristbond_core.runtime.clock import now_ns, process_clock
+from ristbond_core.runtime.clock import WakeSpacing, now_ns, process_clock
 from ristbond_core.runtime.meter import StreamMeter
 from ristbond_core.runtime.receiver import ReceiverLoop, ReceiverPlan
 from ristbond_core.runtime.report import SnapshotPublisher, StatsJsonWriter
@@ -114,6 +114,7 @@ class SessionSenderRuntime(SessionDriver, SenderLoop):
         self.control = SessionControl(scheduler, plan.settings.lifecycle)
         self.links = {}
         self.input = None
+        self.spacing = WakeSpacing(int(plan.wake_interval_ms * NS_PER_MS))
         self.written = 0
         self.written_bytes = 0
         self._next_control = 0

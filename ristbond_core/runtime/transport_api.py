@@ -13,7 +13,10 @@ from typing import Protocol, runtime_checkable
 
 from ristbond_core.contracts import Channel, LinkEndpoint, ListenEndpoint, ReceivedDatagram
 
-__all__ = ["LinkEndpoint", "ListenEndpoint", "RuntimeTransport"]
+__all__ = [
+    "BatchSendingTransport", "LinkEndpoint", "ListenEndpoint", "OutgoingDatagram",
+    "RuntimeTransport",
+]
 
 
 @runtime_checkable
@@ -50,4 +53,30 @@ class RuntimeTransport(Protocol):
 
     def close(self) -> None:
         """Release every socket."""
+        ...
+
+
+class OutgoingDatagram(Protocol):
+    """One datagram an engine wants sent (what ``send`` takes, as one object)."""
+
+    @property
+    def link_id(self) -> str: ...
+
+    @property
+    def channel(self) -> Channel: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+
+@runtime_checkable
+class BatchSendingTransport(Protocol):
+    """Optional: a transport that sends a pass's datagrams together (fewer system calls).
+
+    The runtime hands over everything one pass of the loop produced, in the engine's
+    order; datagrams of one link and channel must leave in that order.
+    """
+
+    def send_batch(self, datagrams: Sequence[OutgoingDatagram]) -> None:
+        """Send every datagram, as ``send`` would one at a time."""
         ...

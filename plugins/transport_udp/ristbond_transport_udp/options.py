@@ -25,6 +25,11 @@ class UdpOptions(BaseModel):
         256, ge=1, le=65_536,
         description="datagrams read per socket per wake-up at most (keeps the loop fair)",
     )
+    gso: bool = Field(
+        True,
+        description="send each link's datagrams of one pass as one segmented send (Linux "
+                    "UDP GSO); falls back to one send per datagram where the kernel refuses",
+    )
     max_peers: int = Field(
         256, ge=1, le=65_536,
         description="receiver: remote RTCP addresses remembered at most (oldest forgotten)",

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
+import sys
+import time
+from collections.abc import Sequence
 
 from ristbond_core.errors import RistbondError
 
@@ -11,6 +15,14 @@ from ristbond_core.errors import RistbondError
 PAIR_ATTEMPTS = 32
 
 Address = tuple[str, int]
+
+#: ``struct timespec`` as the kernel hands it in an SCM_TIMESTAMPNS message.
+_TIMESPEC = struct.Struct("@ll")
+#: Ancillary space ``recvmsg`` needs for one arrival stamp.
+STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+#: Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS; Python does not name it). Elsewhere, or
+#: where an architecture numbers it differently, no stamp is found and reads are timed.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform == "linux" else None)
 
 
 def resolve(host: str, port: int, what: str) -> tuple[socket.AddressFamily, Address]:
@@ -57,11 +69,44 @@ def new_socket(
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
         if interface is not None:
             bind_to_device(sock, interface, what)
+        enable_arrival_stamps(sock)
         sock.setblocking(False)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def enable_arrival_stamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp each datagram on arrival (SO_TIMESTAMPNS).
+
+    The loop reads its sockets in batches, up to a wake-up interval after a datagram
+    arrived; the kernel's stamp keeps transit, jitter and packet-pair timing exact
+    regardless. Where the option is missing the read time is used instead.
+    """
+    if SO_TIMESTAMPNS is None:
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def realtime_minus_monotonic_ns() -> int:
+    """Offset from the monotonic clock to the wall clock the kernel stamps with, now."""
+    return time.time_ns() - time.monotonic_ns()
+
+
+def arrival_ns(ancdata: Sequence[tuple[int, int, bytes]], offset_ns: int, read_ns: int) -> int:
+    """A datagram's arrival on the monotonic clock: the kernel's stamp when there is one
+    (``offset_ns`` from :func:`realtime_minus_monotonic_ns`), else ``read_ns``."""
+    for level, kind, blob in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS \
+                and len(blob) == _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack(blob)
+            return int(seconds) * 1_000_000_000 + int(nanoseconds) - offset_ns
+    return read_ns
 
 
 def bind_to_device(sock: socket.socket, interface: str, what: str) -> None:

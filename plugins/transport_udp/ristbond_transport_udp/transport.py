@@ -23,16 +23,20 @@ from pydantic import ValidationError
 
 from ristbond_core.contracts import Channel, ReceivedDatagram
 from ristbond_core.errors import RistbondError
-from ristbond_core.runtime.transport_api import LinkEndpoint, ListenEndpoint
+from ristbond_core.runtime.segments import SegmentSender
+from ristbond_core.runtime.transport_api import LinkEndpoint, ListenEndpoint, OutgoingDatagram
 from ristbond_transport_udp.options import UdpLinkOptions, UdpOptions
 from ristbond_transport_udp.sockets import (
     PAIR_ATTEMPTS,
+    STAMP_SPACE,
     Address,
+    arrival_ns,
     bind,
     bound_port,
     check_interface,
     close_all,
     new_socket,
+    realtime_minus_monotonic_ns,
     resolve,
     try_bind,
 )
@@ -79,6 +83,7 @@ class UdpTransport:
         # receiver link id -> (RTCP socket it arrived on, the peer's RTCP address)
         self._return: OrderedDict[str, tuple[socket.socket, Address]] = OrderedDict()
         self._closed = False
+        self._segments = SegmentSender(enabled=options.gso)
         self.counters = {
             "datagrams_sent": 0, "bytes_sent": 0, "datagrams_received": 0,
             "bytes_received": 0, "send_errors": 0, "receive_errors": 0,
@@ -207,6 +212,22 @@ class UdpTransport:
             return
         self._sendto(back[0], data, back[1])
 
+    def send_batch(self, datagrams: Sequence[OutgoingDatagram]) -> None:
+        """Send a pass's datagrams: each sender link's RTP as segmented runs, the rest
+        one by one. Order is kept per socket."""
+        runs: dict[str, list[bytes]] = {}
+        for out in datagrams:
+            if out.channel is Channel.RTP and out.link_id in self._links:
+                runs.setdefault(out.link_id, []).append(out.data)
+            else:
+                self.send(out.link_id, out.channel, out.data)
+        for link_id, run in runs.items():
+            link = self._links[link_id]
+            failed, failed_bytes = self._segments.send(link.rtp, run, link.rtp_to)
+            self.counters["send_errors"] += failed
+            self.counters["datagrams_sent"] += len(run) - failed
+            self.counters["bytes_sent"] += sum(map(len, run)) - failed_bytes
+
     def _sendto(self, sock: socket.socket, data: bytes, address: Address) -> None:
         try:
             sock.sendto(data, address)
@@ -227,16 +248,19 @@ class UdpTransport:
         return out
 
     def _drain(self, sock: socket.socket, source: _Source, out: list[ReceivedDatagram]) -> None:
+        """Read what waits on ``sock``, each datagram with its arrival time (the kernel's
+        stamp, so a batch read late still times every datagram where it arrived)."""
+        read_ns = time.monotonic_ns()
+        offset_ns = realtime_minus_monotonic_ns()
         for _ in range(self.options.recv_batch):
             try:
-                data, address = sock.recvfrom(MAX_DATAGRAM)
+                data, ancdata, _, address = sock.recvmsg(MAX_DATAGRAM, STAMP_SPACE)
             except BlockingIOError:
                 return
             except OSError:
                 # An ICMP error queued on the socket (port unreachable, ...): count, go on.
                 self.counters["receive_errors"] += 1
                 continue
-            now = time.monotonic_ns()
             host, port = str(address[0]), int(address[1])
             link_id = source.link_id
             if link_id is None:
@@ -245,7 +269,8 @@ class UdpTransport:
                     self._remember_return(link_id, sock, (host, port))
             self.counters["datagrams_received"] += 1
             self.counters["bytes_received"] += len(data)
-            out.append(ReceivedDatagram(link_id, source.channel, data, (host, port), now))
+            out.append(ReceivedDatagram(link_id, source.channel, data, (host, port),
+                                        arrival_ns(ancdata, offset_ns, read_ns)))
 
     def _remember_return(self, link_id: str, sock: socket.socket, address: Address) -> None:
         self._return[link_id] = (sock, address)
@@ -255,7 +280,8 @@ class UdpTransport:
 
     def stats(self) -> dict[str, int]:
         """Cumulative counters (a copy)."""
-        return dict(self.counters)
+        return {**self.counters, "segmented_sends": self._segments.segmented_sends,
+                "segmented_datagrams": self._segments.segmented_datagrams}
 
     # -- lifetime -----------------------------------------------------------------------
 
@@ -268,6 +294,7 @@ class UdpTransport:
         if fd >= 0 and fd in self._sources:
             del self._sources[fd]
             self._selector.unregister(sock)
+        self._segments.forget(sock)
         close_all(sock)
 
     def close(self) -> None:
