@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ristbond_core.contracts import Channel
 
@@ -16,9 +15,9 @@ RTP_CLOCK_HZ = 90_000
 RTCP_INTERVAL_NS = 100 * NS_PER_MS
 
 
-@dataclass(frozen=True, slots=True)
-class OutDatagram:
-    """One datagram an engine wants sent on ``link_id``'s ``channel`` socket."""
+class OutDatagram(NamedTuple):
+    """One datagram an engine wants sent on ``link_id``'s ``channel`` socket (a named
+    tuple: one is made per packet sent, and a tuple is the cheapest immutable record)."""
 
     link_id: str
     channel: Channel

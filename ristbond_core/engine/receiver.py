@@ -504,6 +504,8 @@ class ReceiverEngine(EngineOutbox):
         self.tracker.on_arrival(ext)
         if self._highest is None or ext > self._highest:
             if self._highest is not None:
+                self._rate.add(1, now_ns)  # packets that advance the sequence, per second
+            if self._highest is not None and ext > self._highest + 1:
                 window_ns = int(self.timing.reorder_window_ms * NS_PER_MS)
                 # Only the newest gap entries are worth tracking: older ones could not
                 # be recovered in time anyway, and a forged far-ahead sequence number
@@ -563,7 +565,6 @@ class ReceiverEngine(EngineOutbox):
 
     def _max_tracked_gap(self, now_ns: int) -> int:
         """How many missing packets one jump may add: twice the latency's worth."""
-        self._rate.add(1, now_ns)
         per_s = self._rate.total(now_ns) / (RATE_WINDOW_MS / 1000)
         return max(MIN_TRACKED_GAP, int(2 * per_s * self.settings.latency_ms / 1000))
 

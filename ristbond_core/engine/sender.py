@@ -42,7 +42,6 @@ from ristbond_core.engine.timing import TimingPlan, derive_timing
 from ristbond_core.errors import RistbondError
 from ristbond_core.events import LinkStateChanged, MalformedDatagram, Retransmitted
 from ristbond_core.wire import (
-    RTP_HEADER_SIZE,
     GenericNack,
     LinkReceiverReport,
     NtpClock,
@@ -57,8 +56,8 @@ from ristbond_core.wire import (
     bare_nack_records,
     build_compound,
     echo_rtt_ns,
-    pack_rtp_header_into,
     parse_compound_prefix,
+    plain_rtp_header,
 )
 from ristbond_core.wire.ntp import ntp_short_to_ns
 from ristbond_core.wire.seq import generic_nack_seqs
@@ -178,9 +177,8 @@ class SenderEngine(EngineOutbox):
         self._next_ext = rng.getrandbits(16) + (1 << 16)
         self._ts_base = rng.getrandbits(32)
         self._latency_ns = settings.latency_ms * NS_PER_MS
-        self._views: list[LinkView] | None = None
+        self._views: tuple[LinkView, ...] | None = None
         self._snapshot_seq = 0
-        self._buffer = bytearray(RTP_HEADER_SIZE + 65_536)
         self.timing: TimingPlan = derive_timing(settings.latency_ms, None)
         self._timing_rtt: float | None = None
         self._last_packet: tuple[int, int] | None = None  # (extended seq, sent at)
@@ -224,13 +222,14 @@ class SenderEngine(EngineOutbox):
         self.links[link_id].weight = weight
         self._views = None
 
-    def link_views(self, now_ns: int) -> list[LinkView]:
-        """What the scheduler sees; rebuilt only after something changed."""
+    def link_views(self, now_ns: int) -> tuple[LinkView, ...]:
+        """What the scheduler sees; rebuilt only after something changed (the same
+        tuple until then, so a scheduler can tell "nothing changed" by identity)."""
         if self._views is None:
-            self._views = [
+            self._views = tuple(
                 link.lifecycle.view(link.estimator.snapshot(now_ns), weight=link.weight)
                 for link in self.links.values()
-            ]
+            )
         return self._views
 
     # -- input ------------------------------------------------------------------------
@@ -329,12 +328,7 @@ class SenderEngine(EngineOutbox):
         self.counters.capacity_probe_bytes += len(payload)
 
     def _rtp(self, ext: int, timestamp: int, ssrc: int, payload: bytes) -> bytes:
-        size = RTP_HEADER_SIZE + len(payload)
-        if size > len(self._buffer):
-            self._buffer = bytearray(size)
-        pack_rtp_header_into(self._buffer, 0, ext & SEQ_MASK, timestamp, ssrc)
-        self._buffer[RTP_HEADER_SIZE:size] = payload
-        return bytes(self._buffer[:size])
+        return plain_rtp_header(ext & SEQ_MASK, timestamp, ssrc) + payload
 
     def _emit_rtp(self, link: _SenderLink, datagram: bytes, payload_len: int, now: int,
                   *, confirmable: bool = True) -> None:

@@ -41,16 +41,22 @@ class _BucketWindow:
 
     def _add(self, value: float, now_ns: int) -> None:
         index = self._current(now_ns)
-        self._answer_valid = False
-        if self._slots and self._slots[-1][0] == index:
-            self._slots[-1] = (index, self._fold(self._slots[-1][1], value))
+        slots = self._slots
+        if slots and slots[-1][0] == index:
+            slots[-1] = (index, self._fold(slots[-1][1], value))
         else:
-            self._slots.append((index, value))
+            slots.append((index, value))
+        if self._answer_valid:
+            # Folding is associative: the cached answer takes the sample directly.
+            self._answer = value if self._answer is None else self._fold(self._answer, value)
 
     def _current(self, now_ns: int) -> int:
         index = now_ns // self._width_ns
-        self._last_index = max(self._last_index, index)
-        oldest = self._last_index - self._buckets
+        if index <= self._last_index:
+            # Still the newest bucket (or a step back): whatever could expire has.
+            return self._last_index
+        self._last_index = index
+        oldest = index - self._buckets
         while self._slots and self._slots[0][0] <= oldest:
             self._slots.popleft()
             self._answer_valid = False

@@ -19,6 +19,7 @@ from ristbond_core.wire import (
     flow_id,
     is_retransmission,
     pack_rtp_header_into,
+    plain_rtp_header,
     retransmission_ssrc,
     rtp_timestamp_diff_ns,
     rtp_timestamp_from_ns,
@@ -62,6 +63,12 @@ def test_pack_into_writes_the_same_header_as_the_packet_class(
     buf[16:] = payload
     pack_rtp_header_into(buf, 4, seq, ts, ssrc, marker=marker)
     assert bytes(buf[4:]) == bytes(RtpPacket(seq, ts, ssrc, payload, marker=marker))
+
+
+@settings(max_examples=100)
+@given(seq=u16, ts=u32, ssrc=u32)
+def test_the_plain_header_is_the_packet_classes_header(seq: int, ts: int, ssrc: int) -> None:
+    assert plain_rtp_header(seq, ts, ssrc) == bytes(RtpPacket(seq, ts, ssrc, b""))
 
 
 def test_default_packet_is_rist_simple_profile_mpeg_ts() -> None:

@@ -37,6 +37,8 @@ class DwrrScheduler:
         self._granted = False
         self._refresh_at_ns = 0
         self._seen_ids: tuple[str, ...] = ()
+        #: The views sequence synced last, when it is a tuple (immutable).
+        self._synced: Sequence[LinkView] | None = None
 
     # -- the engine's notifications ----------------------------------------------------
 
@@ -107,7 +109,14 @@ class DwrrScheduler:
         self._weigher.forget(link_id)
 
     def _sync(self, links: Sequence[LinkView], now_ns: int, *, force: bool = False) -> None:
-        """Catch up with views that changed since we saw them; recompute if needed."""
+        """Catch up with views that changed since we saw them; recompute if needed.
+
+        Engines hand the same (immutable) sequence of views until a view changes, so
+        the one seen last needs no second look unless a penalty is wearing off.
+        """
+        if links is self._synced and not force and not self._weigher.recovering():
+            return
+        self._synced = links if isinstance(links, tuple) else None
         changed = force
         views = self._views
         for link in links:
