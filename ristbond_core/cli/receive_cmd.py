@@ -11,6 +11,7 @@ from ristbond_core.engine.receiver import ReceiverSettings
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.backends import create_transport
+from ristbond_core.runtime.clock import wake_interval_ms
 from ristbond_core.runtime.options import (
     add_node_arguments,
     override,
@@ -70,7 +71,9 @@ def build(args: argparse.Namespace,
                                 nack_form=receiver.nack_form)
     plan = ReceiverPlan(settings=settings, listen=listen, output_url=output_url,
                         stats_json=args.stats_json, stats_interval_ms=interval,
-                        duration_s=args.duration, wake_interval_ms=receiver.wake_interval_ms)
+                        duration_s=args.duration,
+                        wake_interval_ms=wake_interval_ms(receiver.wake_interval_ms,
+                                                          receiver.latency_ms))
     transport_name, transport_options = transport_choice(args, config, host)
     transport = create_transport(host, transport_name, transport_options)
     telemetry, health = start_telemetry(host, config, transport)

@@ -13,6 +13,7 @@ from ristbond_core.engine.sender import SenderSettings
 from ristbond_core.errors import RistbondError
 from ristbond_core.plugins import PluginHost
 from ristbond_core.runtime.backends import create_transport, merge_links
+from ristbond_core.runtime.clock import wake_interval_ms
 from ristbond_core.runtime.options import (
     add_node_arguments,
     override,
@@ -82,7 +83,7 @@ def build(args: argparse.Namespace, host: PluginHost) -> SenderRuntime | Session
         settings=settings, input_url=input_url, bitrate_kbps=sender.bitrate_kbps,
         links=links, pacing=sender.pacing, cli_links=cli_links, config_path=args.config,
         stats_json=args.stats_json, stats_interval_ms=interval, duration_s=args.duration,
-        wake_interval_ms=sender.wake_interval_ms,
+        wake_interval_ms=wake_interval_ms(sender.wake_interval_ms, sender.latency_ms),
     )
     transport_name, transport_options = transport_choice(args, config, host)
     transport = create_transport(host, transport_name, transport_options)

@@ -71,10 +71,11 @@ class SenderConfig(Section):
         0.005, ge=0.0, le=0.1,
         description="most of the bytes sent that packet-pair copies may spend (0.005 = 0.5 %)",
     )
-    wake_interval_ms: float = Field(
-        2.0, ge=0.0, le=20.0,
+    wake_interval_ms: float | None = Field(
+        None, ge=0.0, le=20.0,
         description="least time between the loop's wake-ups: what arrives meanwhile is "
-                    "handled in one pass (less CPU; timers up to this late); 0 = every event",
+                    "handled in one pass (less CPU; timers up to this late); 0 = every "
+                    "event; unset: latency_ms / 200, at most 5 ms",
     )
 
     @field_validator("flow_id")
@@ -100,10 +101,11 @@ class ReceiverConfig(Section):
         description="auto: range for RIST senders, generic otherwise; range: RIST APP NACKs "
                     "(librist); generic: RFC 4585 NACKs (GStreamer ristsink)",
     )
-    wake_interval_ms: float = Field(
-        2.0, ge=0.0, le=20.0,
+    wake_interval_ms: float | None = Field(
+        None, ge=0.0, le=20.0,
         description="least time between the loop's wake-ups: what arrives meanwhile is "
-                    "handled in one pass (less CPU; timers up to this late); 0 = every event",
+                    "handled in one pass (less CPU; timers up to this late); 0 = every "
+                    "event; unset: latency_ms / 200, at most 5 ms",
     )
 
     @field_validator("listen")

@@ -30,6 +30,20 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
+#: The derived wake interval is this fraction of the latency ...
+WAKE_INTERVAL_LATENCY_FRACTION = 1 / 200
+#: ... and never more than this.
+MAX_DERIVED_WAKE_INTERVAL_MS = 5.0
+
+
+def wake_interval_ms(configured: float | None, latency_ms: int) -> float:
+    """The configured wake interval, or one derived from the latency: timers may fire
+    up to one interval late, so it is kept to half a percent of the latency."""
+    if configured is not None:
+        return configured
+    return min(MAX_DERIVED_WAKE_INTERVAL_MS, latency_ms * WAKE_INTERVAL_LATENCY_FRACTION)
+
+
 class WakeSpacing:
     """Keeps a loop's wake-ups at least ``interval_ns`` apart.
 

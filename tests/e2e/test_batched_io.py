@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import time
 from collections.abc import Iterator
 
 import pytest
+from pydantic import ValidationError
 from ristbond_transport_udp import UdpOptions, UdpTransport
 
+from ristbond_core.config.models import ReceiverConfig, SenderConfig
 from ristbond_core.contracts import Channel, ReceivedDatagram
 from ristbond_core.engine.common import NS_PER_MS, OutDatagram
-from ristbond_core.runtime.clock import WakeSpacing, arrival_order, now_ns
+from ristbond_core.runtime.clock import WakeSpacing, arrival_order, now_ns, wake_interval_ms
 from ristbond_core.runtime.outputs import UdpOutput
 from ristbond_core.runtime.segments import (
     MAX_SEGMENTS,
@@ -226,3 +229,37 @@ def test_a_zero_interval_never_waits() -> None:
     spacing.woke(now_ns())
     before = now_ns()
     assert spacing.settle(before) == before
+
+
+def test_the_wake_interval_follows_the_latency_unless_set() -> None:
+    assert wake_interval_ms(None, 1000) == 5.0
+    assert wake_interval_ms(None, 100) == 0.5
+    assert wake_interval_ms(None, 30_000) == 5.0  # capped
+    assert wake_interval_ms(0.0, 1000) == 0.0
+    assert wake_interval_ms(2.5, 100) == 2.5
+
+
+def test_a_bad_wake_interval_names_the_key() -> None:
+    with pytest.raises(ValidationError, match="wake_interval_ms"):
+        SenderConfig.model_validate({"wake_interval_ms": -1})
+    with pytest.raises(ValidationError, match="wake_interval_ms"):
+        ReceiverConfig.model_validate({"wake_interval_ms": 100})
+
+
+def test_a_receive_buffer_capped_by_the_kernel_is_reported_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    import ristbond_transport_udp.transport as udp_module
+
+    # More than any kernel grants by default, so the cap always shows.
+    monkeypatch.setattr(udp_module, "SMALL_RCVBUF_BYTES", 128 * 1024 * 1024)
+    transport = UdpTransport(UdpOptions(rcvbuf_bytes=256 * 1024 * 1024))
+    try:
+        with caplog.at_level(logging.WARNING, logger="ristbond_transport_udp.transport"):
+            transport.open_link(LinkEndpoint("a", "127.0.0.1", 22000))
+            transport.open_link(LinkEndpoint("b", "127.0.0.1", 22002))
+        warnings = [r.getMessage() for r in caplog.records]
+        assert len(warnings) == 1
+        assert "net.core.rmem_max" in warnings[0]
+    finally:
+        transport.close()

@@ -13,8 +13,10 @@ class UdpOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rcvbuf_bytes: int | None = Field(
-        None, ge=4096, le=256 * MIB,
-        description="SO_RCVBUF per socket (the kernel may cap it); default: system default",
+        4 * MIB, ge=4096, le=256 * MIB,
+        description="SO_RCVBUF per socket (the kernel caps it at net.core.rmem_max); "
+                    "a pass of the loop reads a wake interval's worth of datagrams at "
+                    "once, so the default leaves room for bursts; null: system default",
     )
     sndbuf_bytes: int | None = Field(
         None, ge=4096, le=256 * MIB,
