@@ -89,22 +89,38 @@ class NackTracker:
         # Every seq ever added, lowest first (stale ones skipped): ``forget_below`` pops
         # from the bottom instead of scanning every missing seq on each output packet.
         self._seqs: list[int] = []
+        # Gaps seen since the last look at the timers: seq -> (due_ns, deadline_ns).
+        # Links deliver in bursts, so most gaps close within the same batch of arrivals
+        # (the next link's burst); those never need a timer. Any other call first files
+        # what is still open here, with the times it was seen at, so nothing changes
+        # but the work.
+        self._fresh: dict[int, tuple[int, int]] = {}
         self.counters = NackCounters()
 
     def __len__(self) -> int:
-        return len(self._missing)
+        return len(self._missing) + len(self._fresh)
 
     def __contains__(self, seq: int) -> bool:
-        return seq in self._missing
+        return seq in self._missing or seq in self._fresh
 
     def add_gap(self, seq: int, now_ns: int, window_ns: int, deadline_ns: int) -> None:
         """``seq`` is missing as of ``now_ns``; NACK it once ``window_ns`` has passed."""
-        if seq in self._missing:
+        if seq in self._missing or seq in self._fresh:
             return
-        self._missing[seq] = Missing(ArqState.WAITING, now_ns + window_ns, deadline_ns)
-        heapq.heappush(self._timers, (now_ns + window_ns, seq))
-        heapq.heappush(self._seqs, seq)
+        self._fresh[seq] = (now_ns + window_ns, deadline_ns)
         self.counters.gaps_detected += 1
+
+    def _file_fresh(self) -> None:
+        """Give every gap still open since the last look its timer."""
+        fresh = self._fresh
+        if not fresh:
+            return
+        missing = self._missing
+        for seq, (due_ns, deadline_ns) in fresh.items():
+            missing[seq] = Missing(ArqState.WAITING, due_ns, deadline_ns)
+            heapq.heappush(self._timers, (due_ns, seq))
+            heapq.heappush(self._seqs, seq)
+        fresh.clear()
 
     def _move(self, seq: int, entry: Missing, event: ArqInput) -> ArqState:
         new = ARQ_TRANSITIONS[(entry.state, event)]
@@ -115,6 +131,10 @@ class NackTracker:
 
     def on_arrival(self, seq: int) -> ArqState | None:
         """``seq`` arrived: recovered (after a NACK) or reordered (before one)."""
+        if self._fresh and self._fresh.pop(seq, None) is not None:
+            # Waiting without a timer yet: the table's waiting + arrived.
+            self.counters.reordered += 1
+            return ARQ_TRANSITIONS[(ArqState.WAITING, ArqInput.ARRIVED)]
         entry = self._missing.get(seq)
         if entry is None:
             return None
@@ -127,6 +147,7 @@ class NackTracker:
 
     def forget_below(self, seq: int) -> int:
         """Output moved past ``seq``: drop older entries; returns how many were dropped."""
+        self._file_fresh()
         dropped = 0
         while self._seqs and self._seqs[0] < seq:
             if self._missing.pop(heapq.heappop(self._seqs), None) is not None:
@@ -136,18 +157,21 @@ class NackTracker:
     def postpone_deadlines(self, deadlines: set[int], delta_ns: int) -> None:
         """Move the deadline of every gap whose deadline is one of ``deadlines`` by
         ``delta_ns`` (the receiver moved the playout time of the packets behind them)."""
+        self._file_fresh()
         for entry in self._missing.values():
             if entry.deadline_ns in deadlines:
                 entry.deadline_ns += delta_ns
 
     def clear(self) -> None:
         """Forget everything (flow reset)."""
+        self._fresh.clear()
         self._missing.clear()
         self._timers.clear()
         self._seqs.clear()
 
     def next_due(self) -> int | None:
         """When the earliest timer fires, or None."""
+        self._file_fresh()
         while self._timers:
             due, seq = self._timers[0]
             entry = self._missing.get(seq)
@@ -164,6 +188,7 @@ class NackTracker:
         ``answer_ns`` is how long a retransmission takes to arrive (about one RTT): a
         packet whose deadline is nearer than that is abandoned rather than requested.
         """
+        self._file_fresh()
         out: list[int] = []
         while self._timers and self._timers[0][0] <= now_ns:
             due, seq = heapq.heappop(self._timers)
