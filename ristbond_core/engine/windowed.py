@@ -90,8 +90,25 @@ class WindowedExtremum(_BucketWindow):
         return max(old, new) if self._maximum else min(old, new)
 
     def update(self, value: float, now_ns: int) -> None:
-        """Add one sample taken at ``now_ns``."""
-        self._add(value, now_ns)
+        """Add one sample taken at ``now_ns``.
+
+        The per-packet path (several windows per packet received): a sample that does
+        not beat its bucket's extremum changes nothing and is dropped early.
+        """
+        index = self._current(now_ns)
+        slots = self._slots
+        maximum = self._maximum
+        if slots and slots[-1][0] == index:
+            held = slots[-1][1]
+            if (value <= held) if maximum else (value >= held):
+                return
+            slots[-1] = (index, value)
+        else:
+            slots.append((index, value))
+        if self._answer_valid:
+            answer = self._answer
+            if answer is None or ((value > answer) if maximum else (value < answer)):
+                self._answer = value
 
     def _fold_all(self, values: list[float]) -> float | None:
         if not values:
