@@ -618,7 +618,7 @@ class ReceiverEngine(EngineOutbox):
         self._ssrc = flow
         self._flow_started_ns = now_ns
         self._candidates.clear()
-        for link_id, packet, arrival_ns in chain.packets:
+        for link_id, packet, arrival_ns in _adopted_packets(chain, candidate.chains):
             self._on_rtp(self.links[link_id], packet, arrival_ns)
 
     def _reset_flow(self, now_ns: int, reason: str) -> None:
@@ -978,6 +978,35 @@ class ReceiverEngine(EngineOutbox):
             started_ns=self._clock.to_caller(self.started_ns), derived=self.timing.as_dict(),
             flow=flow, links=links,
         )
+
+
+def _adopted_packets(chain: _Chain, chains: list[_Chain]) -> list[tuple[str, bytes, int]]:
+    """The packets to replay when ``chain``'s flow is adopted, in sequence order.
+
+    Links differ in delay, so the stream's first packets often arrive out of order: the
+    first packet, sent on a slow link, lands after the second and starts a chain of its
+    own. Packets of the other chains that lead up to the adopted one (at most
+    ``ANCHOR_MAX_SEQ_STEP`` earlier, timestamps close) belong to the same stream and
+    are replayed with it instead of being lost at the start.
+    """
+    first_seq, first_ts = _seq_ts(chain.packets[0][1])
+    by_seq: dict[int, tuple[str, bytes, int]] = {}
+    for other in chains:
+        if other is chain:
+            continue
+        for entry in other.packets:
+            seq, ts = _seq_ts(entry[1])
+            back = (first_seq - seq) & 0xFFFF
+            if 0 < back <= ANCHOR_MAX_SEQ_STEP and \
+                    (first_ts - ts) & 0xFFFF_FFFF <= ANCHOR_MAX_TS_STEP:
+                by_seq.setdefault(back, entry)
+    leading = [by_seq[back] for back in sorted(by_seq, reverse=True)]
+    return leading + chain.packets
+
+
+def _seq_ts(data: bytes) -> tuple[int, int]:
+    _pt, _marker, seq, ts, _ssrc, _start, _end = unpack_rtp_header(data)
+    return seq, ts
 
 
 def _evidence(candidate: _Candidate) -> int:

@@ -60,3 +60,4 @@ def test_output_moving_past_gaps_forgets_them_opened_or_not() -> None:
     assert tracker.forget_below(8) == 2
     assert 9 in tracker
     assert len(tracker) == 1
+
