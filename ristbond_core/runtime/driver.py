@@ -75,11 +75,18 @@ class EngineDriver:
         else:
             for out in outgoing:
                 self.transport.send(out.link_id, out.channel, out.data)
-        for event in self.engine.drain_events():
+        events = self.engine.drain_events()
+        if not events:
+            return
+        trace = log.isEnabledFor(logging.DEBUG)
+        for event in events:
             if isinstance(event, LinkStateChanged):
                 log.info("link %s: %s -> %s (%s)", event.link_id, event.old.value,
                          event.new.value, event.reason)
                 self.host.notify_link_state_changed(event)
+            elif trace:
+                # Retransmissions, NACKs, skipped packets: what explains a gap afterwards.
+                log.debug("%s", event)
 
     def _snapshot(self, now: int) -> dict[str, Any]:
         snapshot = self.engine.stats(now)
