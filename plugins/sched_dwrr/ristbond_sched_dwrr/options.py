@@ -69,6 +69,31 @@ class DwrrOptions(BaseModel):
         le=16.0,
         description="weight is scaled by (1 - loss) to this power; 4 punishes loss hard",
     )
+    steering_half_loss: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "steer traffic off lossy links while the others have room: a link's "
+            "preference halves for every this much loss (0.03: 5 % loss leaves a "
+            "third); unset (the default): no steering, the weights alone"
+        ),
+    )
+    headroom: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="steering fills a link up to this fraction of its measured capacity",
+    )
+    lower_bound_growth: float = Field(
+        1.25,
+        ge=1.0,
+        le=4.0,
+        description=(
+            "steering may give a link whose capacity is only known as a lower bound "
+            "(it carried all it got) this many times that bound"
+        ),
+    )
     drop_threshold: float = Field(
         0.3,
         gt=0.0,

@@ -18,6 +18,9 @@ from ristbond_sched_dwrr.weights import LinkWeigher
 PENALTY_REFRESH_NS = 10_000_000
 """While a penalty recovers, weights are refreshed at most this often (10 ms)."""
 
+RATE_WINDOW_NS = 1_000_000_000
+"""The stream's rate (what steering shares out) is measured over windows this long."""
+
 
 class DwrrScheduler:
     """Byte-deficit round robin whose weights follow link metrics and lifecycle."""
@@ -39,6 +42,11 @@ class DwrrScheduler:
         self._seen_ids: tuple[str, ...] = ()
         #: The views sequence synced last, when it is a tuple (immutable).
         self._synced: Sequence[LinkView] | None = None
+        # The stream's rate (only steering needs it): bytes placed since the window began.
+        self._steering = options.steering_half_loss is not None
+        self._placed_bytes = 0
+        self._window_start_ns: int | None = None
+        self._stream_bps: float | None = None
 
     # -- the engine's notifications ----------------------------------------------------
 
@@ -60,11 +68,11 @@ class DwrrScheduler:
 
     def select(self, packet: PacketInfo, links: Sequence[LinkView], now_ns: int) -> Sequence[str]:
         """The link whose turn it is and whose deficit covers ``packet``."""
-        self._sync(links, now_ns)
+        size = packet.size_bytes
+        self._sync(links, now_ns, force=self._steering and self._measure(size, now_ns))
         order = self._order
         if not order:
             return ()
-        size = packet.size_bytes
         deficit = self._deficit
         quantum = self._quantum
         # The heaviest link earns quantum_bytes per round, so a packet always fits
@@ -98,6 +106,17 @@ class DwrrScheduler:
         return {link_id: weight / total for link_id, weight in self._weights.items()}
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _measure(self, size: int, now_ns: int) -> bool:
+        """Count a placed packet; True when a window closed and the rate is new."""
+        start = self._window_start_ns
+        self._placed_bytes += size
+        if start is not None and 0 <= now_ns - start < RATE_WINDOW_NS:
+            return False
+        if start is not None and now_ns > start:
+            self._stream_bps = (self._placed_bytes - size) * 8e9 / (now_ns - start)
+        self._window_start_ns, self._placed_bytes = now_ns, size
+        return start is not None
 
     def _observe(self, view: LinkView, now_ns: int) -> None:
         self._weigher.observe(view, now_ns)
@@ -135,7 +154,7 @@ class DwrrScheduler:
     def _recompute(self, links: Sequence[LinkView], now_ns: int) -> None:
         """New weights, quanta and round order for the eligible links in ``links``."""
         eligible = [link for link in links if link.usable] or list(links)
-        weights = self._weigher.weights(eligible, now_ns)
+        weights = self._weigher.weights(eligible, now_ns, self._stream_bps)
         heaviest = max(weights.values(), default=0.0)
         quantum_bytes = self._options.quantum_bytes
         order = tuple(weights)

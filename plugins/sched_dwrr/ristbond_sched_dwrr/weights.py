@@ -1,8 +1,22 @@
-"""Link weights for ``dwrr``: capacity x (1 - loss)^k x lifecycle phase x drop penalty.
+"""Link weights for ``dwrr``: capacity x (1 - loss)^k x lifecycle phase x drop penalty,
+optionally steered towards the cleaner links as far as their headroom allows.
 
 A sudden fall in a link's capacity estimate (a handover, a congested cell) is a sign
 the link is unstable, not just slower, so beyond the lower capacity the link gets a
 penalty that recovers with a half-life. Time is only ``now_ns``.
+
+Weights in proportion to capacity are what a stream needs when it fills the links.
+When it does not, a link that loses packets costs retransmissions and puts the
+stream's recovery at risk for nothing: the clean links could carry its part. So while
+the stream fits, each link is preferred in proportion to its weight times
+``0.5 ** (loss / steering_half_loss)``, and the stream is shared by those preferences
+with no link given more than ``headroom`` of its capacity (water-filling: what a
+capped link cannot take goes to the others). A stream that does not fit within every
+link's headroom is shared by the plain weights.
+
+Steering is off unless ``steering_half_loss`` is set: it is only as good as the
+capacity estimates it fills links up to, and on links whose rate changes faster than
+it can be measured (trace-driven cellular links) those are too rough for it to help.
 """
 
 from __future__ import annotations
@@ -83,8 +97,12 @@ class LinkWeigher:
         """Whether any penalty is still recovering (weights then change with time)."""
         return bool(self._penalties)
 
-    def weights(self, links: Sequence[LinkView], now_ns: int) -> dict[str, float]:
+    def weights(self, links: Sequence[LinkView], now_ns: int,
+                stream_bps: float | None = None) -> dict[str, float]:
         """Weight per link in ``links`` (in order); equal weights if all come out zero.
+
+        With the stream's rate known (``stream_bps``), the weights are steered away from
+        lossy links as the module docstring describes.
 
         A link with no capacity estimate is weighed by its configured ``weight`` times
         the mean estimate of the others, or by ``weight`` alone when none has one.
@@ -105,6 +123,7 @@ class LinkWeigher:
         known = [max(c, floor) for c in _capacities(links)]
         reference = sum(known) / len(known) if known else 1.0
         result: dict[str, float] = {}
+        limits: dict[str, float | None] = {}
         for link in links:
             metrics = link.metrics
             if metrics.capacity_bps is None:
@@ -117,9 +136,60 @@ class LinkWeigher:
             delivered = math.pow(min(max(1.0 - metrics.loss, 0.0), 1.0), options.loss_exponent)
             phase = min(max(link.admission, 0.0), 1.0) * options.phase_factors.of(link.state)
             result[link.link_id] = base * delivered * phase * self.penalty(link.link_id, now_ns)
+            limits[link.link_id] = _limit(link, base, options)
         if result and sum(result.values()) <= 0.0:
             return dict.fromkeys(result, 1.0)
-        return result
+        if stream_bps is None or stream_bps <= 0.0 or options.steering_half_loss is None:
+            return result
+        preferred = {
+            link.link_id: result[link.link_id]
+            * math.pow(0.5, min(max(link.metrics.loss, 0.0), 1.0) / options.steering_half_loss)
+            for link in links
+        }
+        return _fill(preferred, limits, stream_bps) or result
+
+
+def _limit(link: LinkView, base: float, options: DwrrOptions) -> float | None:
+    """The most of the stream steering may give ``link`` (bit/s); None: no limit known.
+
+    A measured capacity is filled up to ``headroom``. An estimate that is only a lower
+    bound (the link carried all it got) may be exceeded by ``lower_bound_growth``, so a
+    link takes on more step by step as it proves it can.
+    """
+    if link.metrics.capacity_bps is None:
+        return None
+    if link.metrics.capacity_measured:
+        return options.headroom * base
+    return options.lower_bound_growth * base
+
+
+def _fill(preferred: dict[str, float], limits: dict[str, float | None],
+          stream_bps: float) -> dict[str, float] | None:
+    """Share ``stream_bps`` in proportion to ``preferred``, none beyond its limit.
+
+    Water-filling: links whose proportional part exceeds their limit get the limit and
+    the rest is shared again among the others. None when the stream does not fit.
+    """
+    shares: dict[str, float] = {}
+    open_ = {link_id: weight for link_id, weight in preferred.items() if weight > 0.0}
+    left = stream_bps
+    while open_:
+        total = sum(open_.values())
+        capped = {
+            link_id for link_id, weight in open_.items()
+            if (limit := limits.get(link_id)) is not None and left * weight / total > limit
+        }
+        if not capped:
+            for link_id, weight in open_.items():
+                shares[link_id] = left * weight / total
+            return {link_id: shares.get(link_id, 0.0) for link_id in preferred}
+        for link_id in capped:
+            limit = limits[link_id]
+            assert limit is not None
+            shares[link_id] = limit
+            left -= limit
+            del open_[link_id]
+    return None
 
 
 def _capacities(links: Iterable[LinkView]) -> list[float]:
