@@ -514,6 +514,15 @@ class ReceiverEngine(EngineOutbox):
                 for missing in range(first, ext):
                     self.tracker.add_gap(missing, now_ns, window_ns, release_ns)
             self._highest = ext
+        elif self._next_out is None and self._heap and ext + 1 < self._heap[0]:
+            # Nothing played out yet and this packet lies below all that is buffered:
+            # the stream began earlier than its first arrivals showed (the first
+            # packets went over slower links), and the packets in between are missing
+            # like any other gap, not simply never asked for.
+            window_ns = int(self.timing.reorder_window_ms * NS_PER_MS)
+            last = min(self._heap[0], ext + 1 + self._max_tracked_gap(now_ns))
+            for missing in range(ext + 1, last):
+                self.tracker.add_gap(missing, now_ns, window_ns, release_ns)
         self._buffer[ext] = (data[start:end], release_ns, transit)
         heapq.heappush(self._heap, ext)
         self._buffered_bytes += size
