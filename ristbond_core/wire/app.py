@@ -222,9 +222,12 @@ class RistEchoResponse(RistApp):
 #   delay_gradient_us i32
 # v2 appends 8 bytes:
 #   dispersion_kbps u32 | dispersion_pairs u16 | reserved u16
+# v3 appends 8 bytes:
+#   late_originals u32 | reserved u32
 _LINK_REPORT_V1: Final = struct.Struct(">BBHIIQQQi")
 _LINK_REPORT_V2: Final = struct.Struct(">IHH")
-LINK_REPORT_VERSION: Final = 2
+_LINK_REPORT_V3: Final = struct.Struct(">II")
+LINK_REPORT_VERSION: Final = 3
 #: The oldest body version a reader accepts (its fields are the common prefix).
 LINK_REPORT_MIN_VERSION: Final = 1
 
@@ -243,6 +246,13 @@ class LinkReceiverReport(RistApp):
     when no pair completed): the one capacity measurement that does not need the link
     to be full. A version-1 body decodes with both at 0.
 
+    Version 3 adds ``late_originals``: first transmissions that arrived on the link
+    after the receiver had already NACKed them (cumulative, modulo 2**32). They were
+    late, not lost; the sender charged the NACK to the link, and this lets it take the
+    charge back instead of waiting a full RTO before trusting any NACK (which missed
+    the losses NACKed sooner and made a link losing 5 % read about 3 %). Older bodies
+    decode with 0.
+
     Versioning: later versions only append fields, so a reader decodes the fields it
     knows of any version >= 1 and keeps the rest in ``extra``.
     """
@@ -260,6 +270,7 @@ class LinkReceiverReport(RistApp):
     extra: bytes = b""
     dispersion_kbps: int = 0
     dispersion_pairs: int = 0
+    late_originals: int = 0
 
     NAME: ClassVar[bytes] = RISTBOND_APP_NAME
     SUBTYPE: ClassVar[int] = SUBTYPE_LINK_REPORT
@@ -281,6 +292,8 @@ class LinkReceiverReport(RistApp):
         )
         if self.version >= 2:
             body += _pack(_LINK_REPORT_V2, self.dispersion_kbps, self.dispersion_pairs, 0)
+        if self.version >= 3:
+            body += _pack(_LINK_REPORT_V3, self.late_originals, 0)
         return body + self.extra
 
     @classmethod
@@ -303,6 +316,12 @@ class LinkReceiverReport(RistApp):
                 data, offset
             )
             offset += _LINK_REPORT_V2.size
+        late_originals = 0
+        if version >= 3:
+            if len(data) < offset + _LINK_REPORT_V3.size:
+                raise Truncated(f"link report body of {len(data)} bytes, v3 needs 56")
+            late_originals, _reserved = _LINK_REPORT_V3.unpack_from(data, offset)
+            offset += _LINK_REPORT_V3.size
         return cls(
             ssrc,
             link_id,
@@ -317,6 +336,7 @@ class LinkReceiverReport(RistApp):
             data[offset:],
             dispersion_kbps,
             dispersion_pairs,
+            late_originals,
         )
 
 

@@ -138,9 +138,16 @@ link_reports = st.builds(
     LinkReceiverReport, version=st.just(1), **_LINK_REPORT_V1_FIELDS
 ) | st.builds(
     LinkReceiverReport,
-    version=st.integers(2, 255),
+    version=st.just(2),
     dispersion_kbps=u32,
     dispersion_pairs=u16,
+    **_LINK_REPORT_V1_FIELDS,
+) | st.builds(
+    LinkReceiverReport,
+    version=st.integers(3, 255),
+    dispersion_kbps=u32,
+    dispersion_pairs=u16,
+    late_originals=u32,
     **_LINK_REPORT_V1_FIELDS,
 )
 app_packets = st.builds(

@@ -246,7 +246,7 @@ def test_echo_with_short_body_is_truncated() -> None:
         parse_compound(wire)
 
 
-def test_link_report_layout_is_v1_fields_then_v2_dispersion() -> None:
+def test_link_report_layout_is_v1_fields_then_v2_dispersion_then_v3_late() -> None:
     report = LinkReceiverReport(
         SSRC,
         link_id=3,
@@ -258,13 +258,24 @@ def test_link_report_layout_is_v1_fields_then_v2_dispersion() -> None:
         delay_gradient_us=-5,
         dispersion_kbps=5_800,
         dispersion_pairs=3,
+        late_originals=17,
     )
     wire = bytes(report)
-    assert len(wire) == 12 + 48
+    assert len(wire) == 12 + 56
     assert wire[8:12] == b"RBLR"
-    assert wire[12] == 2  # body version
+    assert wire[12] == 3  # body version
     assert struct.unpack_from(">i", wire, 48)[0] == -5
     assert struct.unpack_from(">IHH", wire, 52) == (5_800, 3, 0)
+    assert struct.unpack_from(">II", wire, 60) == (17, 0)
+    assert LinkReceiverReport.parse(wire) == report
+
+
+def test_v2_link_report_reads_with_no_late_originals() -> None:
+    report = LinkReceiverReport(SSRC, 1, 2, 3, 4, 5, 6, 7, version=2, dispersion_kbps=8)
+    wire = bytes(report)
+    assert len(wire) == 12 + 48
+    parsed = LinkReceiverReport.parse(wire)
+    assert (parsed.version, parsed.dispersion_kbps, parsed.late_originals) == (2, 8, 0)
 
 
 def test_v1_link_report_reads_with_no_dispersion() -> None:
@@ -281,14 +292,20 @@ def test_v2_link_report_without_its_dispersion_fields_is_truncated() -> None:
         parse_compound(wire)
 
 
+def test_v3_link_report_without_its_late_count_is_truncated() -> None:
+    wire = struct.pack(">BBHI4s", 0x80, 204, 14, SSRC, b"RBLR") + b"\x03" + bytes(47)
+    with pytest.raises(Truncated):
+        parse_compound(wire)
+
+
 def test_future_link_report_version_keeps_known_fields_and_extra() -> None:
     report = LinkReceiverReport(
-        SSRC, 1, 2, 3, 4, 5, 6, 7, version=3, extra=b"more", dispersion_kbps=900
+        SSRC, 1, 2, 3, 4, 5, 6, 7, version=4, extra=b"more", dispersion_kbps=900,
+        late_originals=5,
     )
     parsed = LinkReceiverReport.parse(bytes(report))
-    assert (parsed.version, parsed.received_bytes, parsed.dispersion_kbps, parsed.extra) == (
-        3, 5, 900, b"more"
-    )
+    assert (parsed.version, parsed.received_bytes, parsed.dispersion_kbps,
+            parsed.late_originals, parsed.extra) == (4, 5, 900, 5, b"more")
 
 
 def test_link_report_version_zero_is_bad_version() -> None:
