@@ -103,6 +103,14 @@ def _link_rates(snapshot: Mapping[str, Any], previous: Mapping[str, Any] | None,
     return rates
 
 
+def _net_lost(link: Mapping[str, Any]) -> int | None:
+    """Attempts the receiver NACKed on the link, less those that arrived after all."""
+    charged, late = link.get("attributed_losses"), link.get("late_originals", 0)
+    if not isinstance(charged, int) or not isinstance(late, int):
+        return None
+    return max(0, charged - late)
+
+
 def render_sender(snapshot: Mapping[str, Any], previous: Mapping[str, Any] | None) -> list[str]:
     """Per-link table and flow line of a sender snapshot."""
     flow = snapshot.get("flow", {})
@@ -112,7 +120,7 @@ def render_sender(snapshot: Mapping[str, Any], previous: Mapping[str, Any] | Non
          _num(link.get("rtt_ms")), _num(link.get("loss"), "{:.1f}%", 100),
          _num(link.get("jitter_ms"), "{:.1f}"), _rate(link.get("capacity_bps")),
          _rate(rates.get(str(link.get("id")))), _num(link.get("sent_packets")),
-         _num(link.get("retransmitted")), _num(link.get("attributed_losses"))]
+         _num(link.get("retransmitted")), _num(_net_lost(link))]
         for link in snapshot.get("links", [])
     ]
     lines = _table(["LINK", "STATE", "SHARE", "RTT ms", "LOSS", "JITTER", "CAPACITY b/s",

@@ -87,8 +87,10 @@ def summary(sim: PairSimulation, result: Any, start_ns: int) -> str:
     lines.append(f"  {'link':8} {'share':>6} {'state':>9} {'rtt ms':>7} {'loss':>6} {'rtx':>5}")
     for link in sent["links"]:
         rtt = f"{link['rtt_ms']:.0f}" if link["rtt_ms"] is not None else "-"
-        # Channel loss over the whole run: attempts the receiver NACKed on this link.
-        loss = link["attributed_losses"] / max(1, link["sent_packets"])
+        # Channel loss over the whole run: attempts the receiver NACKed on this link,
+        # less the originals that arrived after their NACK.
+        lost = link["attributed_losses"] - link.get("late_originals", 0)
+        loss = max(0, lost) / max(1, link["sent_packets"])
         lines.append(
             f"  {link['id']:8} {100 * link['sent_packets'] / total:5.1f}% {link['state']:>9}"
             f" {rtt:>7} {100 * loss:5.1f}% {link['retransmitted']:>5}"

@@ -89,11 +89,13 @@ class LossEstimator:
 
     ``ratio`` is over a sliding window (``window_ms``); cumulative counters are kept for
     stats. A seq NACKed again (a retried NACK) counts once: the last ``dedup_seqs``
-    attributed seqs are remembered.
+    attributed seqs are remembered. Charges the peer later shows to have been wrong
+    (the packet arrived after its NACK) are taken back with ``on_late``.
     """
 
     def __init__(self, *, window_ms: int = 1000, dedup_seqs: int = 8192) -> None:
         window_ns = window_ms * _NS_PER_MS
+        self.window_ns = window_ns
         self._sent = WindowedSum(window_ns)
         self._lost = WindowedSum(window_ns)
         self._recent: deque[int] = deque()
@@ -101,6 +103,7 @@ class LossEstimator:
         self._dedup_seqs = dedup_seqs
         self.sent_total = 0
         self.lost_total = 0
+        self.late_total = 0
 
     def on_sent(self, count: int, now_ns: int) -> None:
         """``count`` packets (original or retransmitted) left on this link."""
@@ -124,6 +127,31 @@ class LossEstimator:
         self._lost.add(1, now_ns)
         return True
 
+    def on_late(self, count: int, now_ns: int) -> None:
+        """``count`` packets charged as lost arrived after all: take the charges back.
+
+        The peer reports them when it next reports on the link, a report interval or so
+        after the charge, so the window may briefly hold both; ``ratio`` clamps at 0.
+        """
+        if count <= 0:
+            return
+        count = min(count, self.lost_total - self.late_total)
+        self.late_total += count
+        self._lost.add(-count, now_ns)
+
+    @property
+    def net_lost_total(self) -> int:
+        """Charges that still stand: lost minus those that turned out late."""
+        return self.lost_total - self.late_total
+
+    def lost_in_window(self, now_ns: int) -> float:
+        """Charges standing in the window ending at ``now_ns`` (may dip below 0 briefly)."""
+        return self._lost.total(now_ns)
+
+    def sent_in_window(self, now_ns: int) -> float:
+        """Packets sent in the window ending at ``now_ns``."""
+        return self._sent.total(now_ns)
+
     def ratio(self, now_ns: int) -> float:
         """Lost over sent in the window, clamped to [0, 1].
 
@@ -132,8 +160,10 @@ class LossEstimator:
         """
         sent = self._sent.total(now_ns)
         lost = self._lost.total(now_ns)
+        if lost <= 0:
+            return 0.0
         if sent <= 0:
-            return 0.0 if lost <= 0 else 1.0
+            return 1.0
         return min(1.0, lost / sent)
 
     @property
@@ -141,7 +171,7 @@ class LossEstimator:
         """Lost over sent since the estimator was created."""
         if self.sent_total == 0:
             return 0.0
-        return min(1.0, self.lost_total / self.sent_total)
+        return min(1.0, self.net_lost_total / self.sent_total)
 
 
 def jitter_ms_from_ticks(jitter_ticks: float, clock_rate_hz: int = 90_000) -> float:
@@ -565,8 +595,8 @@ class LinkEstimator:
         bottleneck rate the peer measured by packet pairs during the interval, when it
         measured one.
         """
-        lost = self.loss.lost_total - self._lost_at_report
-        self._lost_at_report = self.loss.lost_total
+        lost = max(0, self.loss.net_lost_total - self._lost_at_report)
+        self._lost_at_report = self.loss.net_lost_total
         if sent_bytes is None and self.rtt.srtt_ms is not None and interval_ns > 0:
             end_ns = now_ns - int(self.rtt.srtt_ms * _NS_PER_MS)
             sent = self.capacity.sent_between(end_ns - interval_ns, end_ns)
@@ -587,6 +617,34 @@ class LinkEstimator:
         """Any other feedback from the peer about this link (keeps it fresh)."""
         self.freshness.on_feedback(now_ns)
 
+    def loss_ratio(self, now_ns: int) -> float:
+        """The link's attributed loss: the window's charges over the packets they are about.
+
+        A NACK comes back about one RTT after the packet it asks for left, so the
+        charges of the last window are about what was sent one SRTT earlier; over the
+        sends of the same window, a link the scheduler stopped using would read 1.0 for
+        a window while the NACKs for its last packets come in (and, weighted down to
+        nothing for it, get no traffic to prove otherwise). The larger of the two
+        send counts is the denominator, so neither a link just started nor one just
+        stopped reads more loss than it had. Sends come from the byte history; packet
+        sizes in a stream barely vary.
+        """
+        loss = self.loss
+        lost = loss.lost_in_window(now_ns)
+        if lost <= 0:
+            return 0.0
+        sent = loss.sent_in_window(now_ns)
+        srtt = self.rtt.srtt_ms
+        if srtt is not None and loss.sent_total:
+            end_ns = now_ns - int(srtt * _NS_PER_MS)
+            earlier = self.capacity.sent_between(end_ns - loss.window_ns, end_ns)
+            if earlier is not None:
+                mean_size = self.sent_bytes_total / loss.sent_total
+                sent = max(sent, earlier / mean_size)
+        if sent <= 0:
+            return 1.0
+        return min(1.0, lost / sent)
+
     def snapshot(self, now_ns: int) -> LinkMetrics:
         """What the estimators believe about the link at ``now_ns``."""
         jitter = (
@@ -597,7 +655,7 @@ class LinkEstimator:
         return LinkMetrics(
             rtt_ms=self.rtt.srtt_ms,
             min_rtt_ms=self.rtt.min_rtt_ms(now_ns),
-            loss=self.loss.ratio(now_ns),
+            loss=self.loss_ratio(now_ns),
             jitter_ms=jitter,
             capacity_bps=self.capacity.capacity_bps(now_ns),
             capacity_measured=self.capacity.measured(now_ns),

@@ -131,6 +131,7 @@ class _SenderLink:
         self.sent_bytes = 0
         self.retransmitted = 0
         self.attributed_losses = 0
+        self.late_originals = 0
         self.next_rtcp_ns = 0
         self.last_report: LinkReceiverReport | None = None
         self.unconfirmed: deque[tuple[int, int]] = deque()  # (sent_ns, bytes) for foreign peers
@@ -147,7 +148,7 @@ class _SenderLink:
         total = 0
         while self.unconfirmed and self.unconfirmed[0][0] <= horizon:
             total += self.unconfirmed.popleft()[1]
-        return int(total * (1.0 - self.estimator.loss.ratio(now_ns)))
+        return int(total * (1.0 - self.estimator.loss_ratio(now_ns)))
 
 
 class SenderEngine(EngineOutbox):
@@ -426,6 +427,10 @@ class SenderEngine(EngineOutbox):
         link.last_report = report
         if previous is None:
             return 0
+        late = (report.late_originals - previous.late_originals) & 0xFFFF_FFFF
+        if late and report.version >= 3:
+            link.late_originals += late
+            link.estimator.loss.on_late(late, now)
         delivered = max(0, report.received_bytes - previous.received_bytes)
         if report.report_seq == previous.report_seq + 1:
             # Only consecutive reports give a rate: after a lost report the byte delta
@@ -514,9 +519,14 @@ class SenderEngine(EngineOutbox):
         sent_ns = packet.last_retransmit_ns if attempt else packet.sent_ns
         if link is not None and sent_ns is not None:
             rto_ms = link.estimator.rtt.rto_ms()
-            if rto_ms is not None and now_ns - sent_ns < rto_ms * NS_PER_MS:
+            if (rto_ms is not None and now_ns - sent_ns < rto_ms * NS_PER_MS
+                    and not (attempt == 0 and _reports_late_originals(link))):
                 # Sooner than the link's RTO: the packet may still be queued on the way,
-                # so this NACK says nothing certain about the link.
+                # so this NACK says nothing certain about the link. A peer that reports
+                # first transmissions arriving after their NACK (RBLR v3) settles it
+                # later, so there the NACK of an original is charged at once and taken
+                # back if such a report comes: holding the charge until then delays
+                # the loss signal, which measured worse on fast-changing cellular links.
                 return
             link.attributed_losses += 1
             link.estimator.on_lost((ext << 6) | min(attempt, 63), now_ns)
@@ -586,7 +596,7 @@ class SenderEngine(EngineOutbox):
             return None
 
         def score(link: _SenderLink) -> float:
-            value = self._rtt_ms(link) * (1.0 + 4.0 * link.estimator.loss.ratio(now_ns))
+            value = self._rtt_ms(link) * (1.0 + 4.0 * link.estimator.loss_ratio(now_ns))
             age = link.estimator.freshness.age_ms(now_ns)
             if age is None or age > SILENT_FEEDBACK_MS:
                 value *= 10.0
@@ -696,6 +706,7 @@ class SenderEngine(EngineOutbox):
                 "sent_bytes": link.sent_bytes,
                 "retransmitted": link.retransmitted,
                 "attributed_losses": link.attributed_losses,
+                "late_originals": link.late_originals,
                 "rtt_ms": metrics.rtt_ms,
                 "min_rtt_ms": metrics.min_rtt_ms,
                 "loss": metrics.loss,
@@ -720,3 +731,10 @@ class SenderEngine(EngineOutbox):
             started_ns=self._clock.to_caller(self.started_ns), derived=self.timing.as_dict(),
             flow=flow, links=links,
         )
+
+
+def _reports_late_originals(link: _SenderLink) -> bool:
+    """Does the peer report, on this link, first transmissions that came after their
+    NACK (RBLR v3)? Then a charge for a NACKed original can be taken back."""
+    report = link.last_report
+    return report is not None and report.version >= 3

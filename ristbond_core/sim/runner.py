@@ -41,6 +41,7 @@ class LinkSample:
     retransmitted: int
     state: str | None
     rtt_ms: float | None
+    loss_estimate: float = 0.0
 
 
 @dataclass(slots=True)
@@ -267,6 +268,7 @@ def _sample(sim: PairSimulation, now_ns: int, start_ns: int) -> Sample:
             retransmitted=link.get("retransmitted", 0),
             state=link.get("state"),
             rtt_ms=link.get("rtt_ms"),
+            loss_estimate=link.get("loss", 0.0),
         )
     flow = received["flow"]
     return Sample(

@@ -90,11 +90,11 @@ def test_the_split_follows_the_capacities_5_to_1(record: RunRecord) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the split falls to 0.83-0.89 of what it was in the second second, not to the "
+    reason="the split falls to 0.86-0.93 of what it was in the second second, not to the "
     "loss factor 0.95^4 = 0.81: b, at its capacity with a's retransmissions on top, "
     "cannot take all that a sheds, and queued retransmissions on b are NACKed again and "
-    "charged to b as loss (it passed while a's loss also read as a full link, which cut "
-    "a's capacity estimate)",
+    "charged to b as loss (a retransmission's NACK cannot be taken back the way an "
+    "original's is, RBLR v3 counts late originals only)",
 )
 def test_loss_on_the_big_link_cuts_its_split_by_the_loss_factor_within_2_s(
         record: RunRecord) -> None:
