@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any, NamedTuple
 
 from ristbond_core.contracts import Channel
+from ristbond_core.wire import RistEchoResponse
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -22,6 +23,25 @@ class OutDatagram(NamedTuple):
     link_id: str
     channel: Channel
     data: bytes
+
+
+class PendingEcho(NamedTuple):
+    """An echo request waiting for the next RTCP compound on its link.
+
+    The response says how long the request waited here (``processing_delay_us``), so
+    the peer's RTT leaves it out: an answer held back for the next compound, for a
+    driver's batched wake-up, or until a flow has been taken up would otherwise read
+    as network delay (the first RTT samples of a stream read ~0.5 s that way).
+    """
+
+    ssrc: int
+    ntp_timestamp: int
+    arrived_ns: int
+
+    def response(self, now_ns: int) -> RistEchoResponse:
+        """The response to send at ``now_ns``."""
+        delay_us = min(0xFFFF_FFFF, max(0, (now_ns - self.arrived_ns) // 1000))
+        return RistEchoResponse(self.ssrc, self.ntp_timestamp, delay_us)
 
 
 def ns_to_rtp_ticks(ns: int) -> int:

@@ -49,6 +49,7 @@ from ristbond_core.engine.common import (
     NS_PER_MS,
     RTCP_INTERVAL_NS,
     EngineOutbox,
+    PendingEcho,
     rtp_ticks_to_ns,
     snapshot,
 )
@@ -244,7 +245,7 @@ class _Link:
         self.last_packet_ns: int | None = None
         self.last_rtcp_ns: int | None = None
         self.last_heard_ns = created_ns
-        self.pending_echo: list[RistEchoResponse] = []
+        self.pending_echo: list[PendingEcho] = []
         # The last original on this link (extended seq, arrival), while no other
         # datagram followed it: the first half of a possible packet pair.
         self.pair_head: tuple[int, int] | None = None
@@ -716,7 +717,7 @@ class ReceiverEngine(EngineOutbox):
             elif isinstance(packet, RistEchoRequest):
                 if len(link.pending_echo) < 4:
                     link.pending_echo.append(
-                        RistEchoResponse(packet.ssrc, packet.ntp_timestamp, 0)
+                        PendingEcho(packet.ssrc, packet.ntp_timestamp, now_ns)
                     )
             elif isinstance(packet, RistEchoResponse):
                 now_ntp = self.ntp_clock.ntp_from_monotonic(now_ns)
@@ -892,7 +893,7 @@ class ReceiverEngine(EngineOutbox):
         else:
             packets.append(ReceiverReport(reporter))
         packets.append(SourceDescription.with_cname(reporter, self.settings.cname))
-        packets.extend(link.pending_echo)
+        packets.extend(echo.response(now_ns) for echo in link.pending_echo)
         link.pending_echo.clear()
         if periodic:
             packets.append(

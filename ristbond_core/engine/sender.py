@@ -31,6 +31,7 @@ from ristbond_core.engine.common import (
     NS_PER_MS,
     RTCP_INTERVAL_NS,
     EngineOutbox,
+    PendingEcho,
     ns_to_rtp_ticks,
     snapshot,
 )
@@ -135,7 +136,7 @@ class _SenderLink:
         self.next_rtcp_ns = 0
         self.last_report: LinkReceiverReport | None = None
         self.unconfirmed: deque[tuple[int, int]] = deque()  # (sent_ns, bytes) for foreign peers
-        self.pending_echo: list[RistEchoResponse] = []
+        self.pending_echo: list[PendingEcho] = []
         self.reported_rtt_ms: float | None = None
         self.next_pair_ns = 0
         self.last_pair_ns = 0
@@ -405,7 +406,7 @@ class SenderEngine(EngineOutbox):
             self._on_nack(packet.lost_sequence_numbers(), now_ns)
         elif isinstance(packet, RistEchoRequest):
             if len(link.pending_echo) < 4:
-                link.pending_echo.append(RistEchoResponse(self._ssrc, packet.ntp_timestamp, 0))
+                link.pending_echo.append(PendingEcho(self._ssrc, packet.ntp_timestamp, now_ns))
         elif isinstance(packet, RistEchoResponse):
             now_ntp = self.ntp_clock.ntp_from_monotonic(now_ns)
             rtt_ns = echo_rtt_ns(now_ntp, packet.ntp_timestamp, packet.processing_delay_us)
@@ -668,7 +669,7 @@ class SenderEngine(EngineOutbox):
         else:
             packets = [ReceiverReport(self._ssrc)]
         packets.append(SourceDescription.with_cname(self._ssrc, self.settings.cname))
-        packets.extend(link.pending_echo)
+        packets.extend(echo.response(now_ns) for echo in link.pending_echo)
         link.pending_echo.clear()
         if periodic:
             packets.append(RistEchoRequest(self._ssrc, ntp, 0))
