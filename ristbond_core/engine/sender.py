@@ -68,6 +68,9 @@ TS_PACKET = 188
 SILENT_FEEDBACK_MS = 350.0
 #: Shortest pause in the input before the last packet is probed again.
 TAIL_PROBE_MIN_MS = 20.0
+#: Most tail probes for one last packet, each on another link while links remain. More
+#: than one only towards a peer whose link reports can show the packet arrived.
+TAIL_PROBES_MAX = 3
 #: Above this share of its capacity estimate a link is a poor choice for retransmissions.
 HEADROOM_SHARE = 0.85
 SEQ_MASK = 0xFFFF
@@ -184,7 +187,9 @@ class SenderEngine(EngineOutbox):
         self.timing: TimingPlan = derive_timing(settings.latency_ms, None)
         self._timing_rtt: float | None = None
         self._last_packet: tuple[int, int] | None = None  # (extended seq, sent at)
-        self._tail_probed = False
+        self._tail_probes = 0  # tail probes sent for the current last packet
+        self._tail_probe_ns = 0  # when the latest went
+        self._tail_probe_links: set[str] = set()
 
     def _now(self, now_ns: int) -> int:
         """The engine time for the caller's ``now_ns`` (see the module docstring)."""
@@ -276,7 +281,9 @@ class SenderEngine(EngineOutbox):
         self.counters.packets += 1
         self.store.add(ext, StoredPacket(payload, timestamp, now_ns, first_link))
         self._last_packet = (ext, now_ns)
-        self._tail_probed = False
+        if self._tail_probes:
+            self._tail_probes = 0
+            self._tail_probe_links.clear()
 
     def _pair_due(self, link: _SenderLink, size: int, now_ns: int) -> bool:
         """Should the packet just sent on ``link`` get a copy right behind it (a pair)?
@@ -475,31 +482,54 @@ class SenderEngine(EngineOutbox):
             self._emit(Retransmitted(ext, best.link_id, packet.link_id, now_ns))
 
     def _tail_probe_at(self) -> int | None:
-        """When the tail probe is due: input paused for two RTTs after the last packet."""
-        if self._last_packet is None or self._tail_probed:
+        """When the next tail probe is due: input paused for two RTTs after the last
+        packet; again after two RTTs and two report intervals while no link report
+        shows the receiver has the packet; never once its deadline has passed."""
+        last = self._last_packet
+        if last is None or self._tail_probes >= TAIL_PROBES_MAX:
             return None
-        wait_ms = max(TAIL_PROBE_MIN_MS, 2.0 * self.timing.rtt_ms)
-        return self._last_packet[1] + int(wait_ms * NS_PER_MS)
+        wait_ns = int(max(TAIL_PROBE_MIN_MS, 2.0 * self.timing.rtt_ms) * NS_PER_MS)
+        if self._tail_probes == 0:
+            return last[1] + wait_ns
+        if not self._peer_reports_links() or self._peer_has(last[0]):
+            return None
+        due = self._tail_probe_ns + wait_ns + 2 * RTCP_INTERVAL_NS
+        return due if due < last[1] + self.settings.latency_ms * NS_PER_MS else None
+
+    def _peer_reports_links(self) -> bool:
+        return any(link.last_report is not None for link in self.links.values())
+
+    def _peer_has(self, ext: int) -> bool:
+        """Does a link report show the receiver got ``ext`` (or something later)?"""
+        seq = ext & SEQ_MASK
+        for link in self.links.values():
+            report = link.last_report
+            if report is not None and ((report.highest_ext_seq - seq) & SEQ_MASK) < 0x8000:
+                return True
+        return False
 
     def _probe_tail(self, now_ns: int) -> None:
-        """Resend the last packet once after input paused (a tail loss probe).
+        """Resend the last packet after input paused (a tail loss probe).
 
         A lost last packet is invisible to the receiver: no later packet reveals the
-        gap, so no NACK will ever ask for it. One copy on another link (a harmless
+        gap, so no NACK will ever ask for it. A copy on another link (a harmless
         duplicate when the original arrived) closes that hole at the end of a stream
-        or before a pause in the input.
+        or before a pause in the input. When the receiver's link reports still do not
+        show the packet, the copy was lost too, and another goes on another link.
         """
         due = self._tail_probe_at()
         if due is None or now_ns < due or self._last_packet is None:
             return
-        self._tail_probed = True
+        self._tail_probes += 1
+        self._tail_probe_ns = now_ns
         ext = self._last_packet[0]
         packet = self.store.get(ext)
         if packet is None:
             return
-        link = self._best_link(now_ns, avoid={packet.link_id})
+        link = self._best_link(now_ns, avoid={packet.link_id, *self._tail_probe_links})
         if link is None:
             return
+        self._tail_probe_links.add(link.link_id)
         datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload)
         self._emit_rtp(link, datagram, len(packet.payload), now_ns, confirmable=False)
         self.counters.tail_probes += 1

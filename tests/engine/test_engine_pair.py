@@ -285,6 +285,30 @@ def test_a_lost_last_packet_is_recovered_by_the_tail_probe() -> None:
     assert sim.sender.counters.tail_probes >= 1
 
 
+def test_a_lost_tail_probe_is_followed_by_another_on_another_link() -> None:
+    # The last packets and the first probe are lost: the receiver's link reports do not
+    # show the last packet, so the sender probes again, and the stream is whole.
+    links = {"a": LinkModel(delay_ms=10), "b": LinkModel(delay_ms=20), "c": LinkModel(delay_ms=30)}
+    sim = pair(links, latency_ms=1000)
+    end_at = sim.now_ns + 2_000_000_000
+
+    def drop_the_tail_and_the_first_probe(sim: PairSimulation, now_ns: int) -> None:
+        for model in links.values():
+            model.loss = 1.0 if end_at - 15_000_000 <= now_ns < end_at + 150_000_000 else 0.0
+
+    result = sim.run(2.0, packets_per_s=500, on_time=drop_the_tail_and_the_first_probe,
+                     drain_s=2.0)
+    assert result.output == result.sent
+    assert 2 <= sim.sender.counters.tail_probes <= 3
+
+
+def test_one_tail_probe_when_the_reports_show_the_last_packet_arrived() -> None:
+    sim = pair({"a": LinkModel(delay_ms=10), "b": LinkModel(delay_ms=20)}, latency_ms=1000)
+    result = sim.run(2.0, packets_per_s=500, drain_s=2.0)
+    assert result.output == result.sent
+    assert sim.sender.counters.tail_probes == 1
+
+
 def test_the_buffer_level_is_the_media_held_ahead_of_the_output() -> None:
     sim = pair({"a": LinkModel(delay_ms=20)}, latency_ms=300)
     levels: list[int] = []
