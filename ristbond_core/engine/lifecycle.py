@@ -86,8 +86,8 @@ _DETACH = "the runtime detached the link (interface down, socket closed); baseli
 _ADDRESS = "local or peer address changed: baseline forgotten, fast probe, ramp from the start"
 _STALE = "no feedback at all for `stale_after_ms`"
 _BLACKHOLE = (
-    "bytes sent and no delivery-confirming feedback for `blackhole_after_ms` "
-    "since the first unconfirmed send"
+    "bytes sent and no delivery-confirming feedback for `blackhole_after_ms` (or two "
+    "SRTTs, if longer) since the first unconfirmed send"
 )
 _STILL = "quality bad without a break for `degrade_max_ms`, while another link is live"
 
@@ -248,6 +248,10 @@ class LinkLifecycle:
         cfg = self.config
         self._stale_ns = cfg.stale_after_ms * _NS_PER_MS
         self._blackhole_ns = cfg.blackhole_after_ms * _NS_PER_MS
+        # Two of the link's latest SRTTs: no confirmation can come sooner than one round
+        # trip and a report, so on a link whose queue holds 700 ms a fixed second would
+        # call packets still on their way a blackhole.
+        self._two_rtts_ns = 0
         self._state = LinkState.INIT
         self._now: int | None = None
         self._timer_ns: int | None = None  # see ``next_deadline``
@@ -418,6 +422,8 @@ class LinkLifecycle:
             return
         self._stale_ref_ns = now
         self._feedback_since_entry = True
+        if metrics.rtt_ms is not None:
+            self._two_rtts_ns = int(2 * metrics.rtt_ms * _NS_PER_MS)
         if delivered_bytes > 0:
             self._first_unconfirmed_send_ns = None
             self._unconfirmed_bytes = 0
@@ -647,6 +653,11 @@ class LinkLifecycle:
             self._bad_since_ns = None
             self._good_since_ns = None
 
+    def _blackhole_window_ns(self) -> int:
+        """How long sent bytes may go unconfirmed: ``blackhole_after_ms``, or two RTTs
+        when that is longer."""
+        return max(self._blackhole_ns, self._two_rtts_ns)
+
     def _deadline_for(self, link_input: LinkInput) -> int | None:
         cfg = self.config
         if link_input is LinkInput.STALE:
@@ -654,7 +665,7 @@ class LinkLifecycle:
         if link_input is LinkInput.BLACKHOLE:
             if self._first_unconfirmed_send_ns is None:
                 return None
-            return self._first_unconfirmed_send_ns + self._blackhole_ns
+            return self._first_unconfirmed_send_ns + self._blackhole_window_ns()
         if link_input is LinkInput.STILL_DEGRADED:
             if self._bad_since_ns is None or not self._another_live:
                 return None
@@ -695,7 +706,7 @@ class LinkLifecycle:
             if deadline is not None and now >= deadline:
                 return (
                     f"{self._unconfirmed_bytes} bytes sent, no delivery confirmed for "
-                    f"{cfg.blackhole_after_ms} ms"
+                    f"{self._blackhole_window_ns() // _NS_PER_MS} ms"
                 )
             return None
         if link_input in (LinkInput.STILL_DEGRADED, LinkInput.DEGRADED):
