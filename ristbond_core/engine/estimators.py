@@ -144,24 +144,20 @@ class LossEstimator:
         """Charges that still stand: lost minus those that turned out late."""
         return self.lost_total - self.late_total
 
-    def lost_in_window(self, now_ns: int) -> float:
-        """Charges standing in the window ending at ``now_ns`` (may dip below 0 briefly)."""
-        return self._lost.total(now_ns)
-
-    def sent_in_window(self, now_ns: int) -> float:
-        """Packets sent in the window ending at ``now_ns``."""
-        return self._sent.total(now_ns)
-
-    def ratio(self, now_ns: int) -> float:
+    def ratio(self, now_ns: int, *, sent_earlier: float | None = None) -> float:
         """Lost over sent in the window, clamped to [0, 1].
 
         NACKs trail the sends they refer to by about one RTT, so a link that stopped
-        sending but still collects NACKs reads as 1.0 (it is losing what it sent).
+        sending but still collects NACKs reads as 1.0 (it is losing what it sent)
+        unless ``sent_earlier`` gives the packets sent in a window one RTT back, which
+        the charges are about; the larger of the two counts is then the denominator.
         """
-        sent = self._sent.total(now_ns)
         lost = self._lost.total(now_ns)
         if lost <= 0:
             return 0.0
+        sent = self._sent.total(now_ns)
+        if sent_earlier is not None:
+            sent = max(sent, sent_earlier)
         if sent <= 0:
             return 1.0
         return min(1.0, lost / sent)
@@ -630,20 +626,14 @@ class LinkEstimator:
         sizes in a stream barely vary.
         """
         loss = self.loss
-        lost = loss.lost_in_window(now_ns)
-        if lost <= 0:
-            return 0.0
-        sent = loss.sent_in_window(now_ns)
+        sent_earlier: float | None = None
         srtt = self.rtt.srtt_ms
         if srtt is not None and loss.sent_total:
             end_ns = now_ns - int(srtt * _NS_PER_MS)
             earlier = self.capacity.sent_between(end_ns - loss.window_ns, end_ns)
             if earlier is not None:
-                mean_size = self.sent_bytes_total / loss.sent_total
-                sent = max(sent, earlier / mean_size)
-        if sent <= 0:
-            return 1.0
-        return min(1.0, lost / sent)
+                sent_earlier = earlier / (self.sent_bytes_total / loss.sent_total)
+        return loss.ratio(now_ns, sent_earlier=sent_earlier)
 
     def snapshot(self, now_ns: int) -> LinkMetrics:
         """What the estimators believe about the link at ``now_ns``."""
