@@ -106,8 +106,8 @@ def parse_compound_prefix(data: Buffer) -> tuple[list[RtcpPacket], ProtocolError
     return packets, first_error
 
 
-#: The top three bits of the first byte of every bare NACK word ``bare_nack_records``
-#: accepts: PIDs 0xA000-0xBFFF, the only ones GStreamer's ristsrc sends headerless.
+#: The top three bits of the first bare NACK word ``bare_nack_records`` accepts: a first
+#: PID in 0xA000-0xBFFF, the only lists GStreamer's ristsrc sends headerless.
 _BARE_NACK_TOP_BITS: Final = 0b101
 
 
@@ -115,11 +115,13 @@ def bare_nack_records(data: Buffer) -> list[tuple[int, int]]:
     """Generic NACK entries ``(pid, blp)`` sent without their RTPFB header, or ``[]``.
 
     GStreamer 1.22's ``ristsrc`` writes the FCI words of a generic NACK straight after
-    its RR + SDES, with no RTPFB header and no SSRCs, whenever the NACKed sequence
-    numbers lie in 0xA000-0xBFFF (each such word reads as an RTCP header with version 2
-    and the padding bit set). The words are taken as NACK entries only when the
-    well-formed packets end exactly where they start, the rest of the datagram is whole
-    words, and every word has that bit pattern; anything else is left as junk.
+    its RR + SDES, with no RTPFB header and no SSRCs, whenever the first NACKed sequence
+    number lies in 0xA000-0xBFFF (that word reads as an RTCP header with version 2 and
+    the padding bit set). The words after it may hold any PID: a list that runs past
+    0xBFFF (0xBF9C, 0xC004, ...) comes out headerless too. The words are taken as NACK
+    entries only when the well-formed packets end exactly where they start, the rest of
+    the datagram is whole words, and the first word has that bit pattern; anything else
+    is left as junk.
     """
     raw = as_bytes(data)
     offset = 0
@@ -136,7 +138,7 @@ def bare_nack_records(data: Buffer) -> list[tuple[int, int]]:
     if offset == 0 or not tail or len(tail) % 4:
         return []
     words = [tail[i : i + 4] for i in range(0, len(tail), 4)]
-    if any(word[0] >> 5 != _BARE_NACK_TOP_BITS for word in words):
+    if words[0][0] >> 5 != _BARE_NACK_TOP_BITS:
         return []
     return [(int.from_bytes(w[:2], "big"), int.from_bytes(w[2:], "big")) for w in words]
 

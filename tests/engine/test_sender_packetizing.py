@@ -47,26 +47,39 @@ def test_consecutive_packets_share_one_sequence_space() -> None:
     assert [(s - seqs[0]) & 0xFFFF for s in seqs] == [0, 1, 2, 3, 4, 5]
 
 
-def test_headerless_nack_entries_from_ristsrc_are_answered() -> None:
-    """GStreamer's ristsrc sends NACK entries for seqs 0xA000-0xBFFF without their RTPFB
-    header; the sender answers them like a generic NACK and does not count junk."""
+def resent_for_bare_entries(first_seq: int, packets: int, entries: bytes) -> list[RtpPacket]:
+    """Retransmissions a sender starting at ``first_seq`` sends for headerless entries."""
     from ristbond_core.wire import ReceiverReport, SourceDescription, build_compound
 
     sender = SenderEngine(SenderSettings(latency_ms=1000), RoundRobin(),
                           ntp_clock=NtpClock(0), now_ns=0, rng=random.Random(1))
-    sender._next_ext = 0xA100 + (1 << 16)  # start inside the range ristsrc mangles
+    sender._next_ext = first_seq + (1 << 16)  # start where ristsrc mangles its NACKs
     sender.add_link("a", 0)
     sender.add_link("b", 0)
     sender.datagrams_to_send(0)
-    for i in range(8):
+    for i in range(packets):
         sender.send_payload(bytes([i]) * 10, 1_000_000 + i)
     sender.datagrams_to_send(2_000_000)
     head = build_compound([ReceiverReport(7), SourceDescription.with_cname(7, "ristsrc")])
-    bare = (0xA102).to_bytes(2, "big") + (0b1).to_bytes(2, "big")  # 0xA102 and 0xA103
-    sender.receive_datagram("a", head + bare, 200_000_000)
-    resent = [RtpPacket.parse(d.data) for d in sender.datagrams_to_send(200_000_000)
-              if d.data[1] & 0x7F == 33]
-    assert sorted(p.sequence_number for p in resent) == [0xA102, 0xA103]
-    assert all(p.ssrc & 1 for p in resent)  # sent as retransmissions
+    sender.receive_datagram("a", head + entries, 200_000_000)
     assert sender.counters.bare_nacks == 1
     assert sender.counters.malformed == 0
+    return [RtpPacket.parse(d.data) for d in sender.datagrams_to_send(200_000_000)
+            if d.data[1] & 0x7F == 33]
+
+
+def entry(pid: int, blp: int = 0) -> bytes:
+    return pid.to_bytes(2, "big") + blp.to_bytes(2, "big")
+
+
+def test_headerless_nack_entries_from_ristsrc_are_answered() -> None:
+    """GStreamer's ristsrc sends NACK entries without their RTPFB header when the first
+    lies in 0xA000-0xBFFF; the sender answers them like a generic NACK, not as junk."""
+    resent = resent_for_bare_entries(0xA100, 8, entry(0xA102, 0b1))  # 0xA102 and 0xA103
+    assert sorted(p.sequence_number for p in resent) == [0xA102, 0xA103]
+    assert all(p.ssrc & 1 for p in resent)  # sent as retransmissions
+
+
+def test_a_headerless_list_running_past_0xbfff_is_answered_whole() -> None:
+    resent = resent_for_bare_entries(0xBFF0, 40, entry(0xBFF5) + entry(0xC004) + entry(0xC010))
+    assert sorted(p.sequence_number for p in resent) == [0xBFF5, 0xC004, 0xC010]

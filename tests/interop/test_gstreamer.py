@@ -167,9 +167,9 @@ def ristsrc_run(ports: Ports, tmp_path_factory: pytest.TempPathFactory) -> Rists
 
 # GStreamer 1.22's ristsrc sends its generic NACK FCI entries (PID, BLP) bare, after
 # RR + SDES, without the RTPFB header (V/FMT/PT/length, sender and media SSRC) that
-# should carry them, whenever the NACKed sequence numbers lie in 0xA000-0xBFFF: read as
-# an RTCP header such an entry has version 2 and the padding bit set. Captured: first
-# seq 0xA100 and 0xB2xx gave no well-formed NACK at all (nearly every RTCP datagram
+# should carry them, whenever the first NACKed sequence number lies in 0xA000-0xBFFF:
+# read as an RTCP header such an entry has version 2 and the padding bit set. Captured:
+# first seq 0xA100 and 0xB2xx gave no well-formed NACK at all (nearly every RTCP datagram
 # carried bare entries); 0x8100, 0x4100 and 17 random starts outside that range gave
 # well-formed NACKs. The sender reads such entries as NACKs (``bare_nack_records``); a
 # session only meets the range by chance (its first seq is random), so the interop runs
