@@ -203,6 +203,39 @@ def link_states(snapshots: list[dict[str, Any]], link_id: str) -> list[str]:
 EDGE_CHUNKS = 2
 
 
+_SKIPPED = re.compile(r"PacketSkipped\(first_seq=(\d+), count=(\d+)")
+_SEQ_FIELD = re.compile(r"\b(?:first_)?seq=(\d+)(?:, count=(\d+))?")
+#: Lines of the debug event log a failure shows at most, so its message stays readable.
+STORY_LINES = 60
+
+
+def gap_story(send_log: str, receive_log: str) -> str:
+    """What the debug event logs (``ristbond -v``) say about each packet the receiver
+    skipped: its NACKs, the retransmissions and the link changes around them.
+
+    Sequence numbers are compared modulo 2^16, as the two sides extend them apart.
+    """
+    skipped: set[int] = set()
+    for match in _SKIPPED.finditer(receive_log):
+        first, count = int(match.group(1)), int(match.group(2))
+        skipped.update((first + i) & 0xFFFF for i in range(min(count, 8)))
+    if not skipped:
+        return "no skipped packet in the receiver's event log"
+
+    def about_a_skipped_seq(line: str) -> bool:
+        for match in _SEQ_FIELD.finditer(line):
+            first, count = int(match.group(1)), int(match.group(2) or 1)
+            if any((seq - first) & 0xFFFF < count for seq in skipped):
+                return True
+        return False
+
+    lines = [f"send: {line}" for line in send_log.splitlines()
+             if ("link " in line and " -> " in line) or about_a_skipped_seq(line)]
+    lines += [f"receive: {line}" for line in receive_log.splitlines()
+              if about_a_skipped_seq(line)]
+    return "\n".join([f"skipped seqs {sorted(skipped)}:", *lines[:STORY_LINES]])
+
+
 def assert_whole_stream(output: bytes, send_log: str, receive_log: str) -> None:
     """The output is the sender's stream: no gap, no CC error, identical bytes.
 
@@ -215,7 +248,8 @@ def assert_whole_stream(output: bytes, send_log: str, receive_log: str) -> None:
     assert received, receive_log
     assert sent["bytes"] > 0 and sent["bytes"] % CHUNK_BYTES == 0
     found = verdict(output)
-    assert (found.gaps, found.foreign_chunks) == ([], 0), found
+    assert (found.gaps, found.foreign_chunks) == ([], 0), (
+        f"{found}\n{gap_story(send_log, receive_log)}")
     assert (found.cc_errors, found.sync_errors) == (0, 0), found
     head = found.first_index
     tail = sent["bytes"] // CHUNK_BYTES - (found.first_index + found.chunks)

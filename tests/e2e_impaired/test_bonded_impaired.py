@@ -57,7 +57,7 @@ def run_bond(tmp_path: Path, group: Processes, links: int, send_s: float, *, los
     output = tmp_path / "out.ts"
     sender_stats = tmp_path / "send-stats.jsonl"
     receiver = group.start("receive", ristbond_argv(
-        "receive", "--listen", f"rist://@{HOST}:{receive_port}", "--output", f"file://{output}",
+        "-v", "receive", "--listen", f"rist://@{HOST}:{receive_port}", "--output", f"file://{output}",
         "--latency-ms", str(LATENCY_MS), "--stats-json", str(tmp_path / "receive-stats.jsonl"),
         "--duration", str(send_s + 15)))
     relays = []
@@ -72,7 +72,7 @@ def run_bond(tmp_path: Path, group: Processes, links: int, send_s: float, *, los
     for index, listen in enumerate(listens):
         link_args += ["--link", f"rist://{HOST}:{listen}?id=l{index}"]
     sender = group.start("send", ristbond_argv(
-        "send", "--input", f"testsrc://?bitrate={BITRATE_KBPS}", *link_args,
+        "-v", "send", "--input", f"testsrc://?bitrate={BITRATE_KBPS}", *link_args,
         "--latency-ms", str(LATENCY_MS), "--stats-json", str(sender_stats),
         "--stats-interval-ms", "200", "--duration", str(send_s)))
     if outage is not None:

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from ristbond_core.runtime.testsrc import CHUNK_BYTES, expected_testsrc
-from tests.e2e_impaired.harness import assert_whole_stream, verdict
+from tests.e2e_impaired.harness import assert_whole_stream, gap_story, verdict
 
 STREAM = expected_testsrc(40)
 
@@ -56,3 +56,28 @@ def test_whole_stream_passes_with_only_edge_chunks_missing() -> None:
 def test_whole_stream_rejects_gaps_and_long_edges(received: bytes) -> None:
     with pytest.raises(AssertionError):
         assert_whole_stream(received, *logs(STREAM, received))
+
+
+def test_a_gap_is_told_from_the_debug_event_logs() -> None:
+    """A failed check quotes what the ``-v`` logs say about the skipped packets."""
+    from ristbond_core.events import NackSent, PacketSkipped, Retransmitted
+
+    receive_log = "\n".join(f"ristbond: DEBUG: {event}" for event in (
+        NackSent("127.0.0.1:5000", 0x1FFF0, 20, 1),  # 0xFFF0..0x10003 (wraps)
+        NackSent("127.0.0.1:5000", 0x20100, 1, 2),
+        PacketSkipped(0x20001, 2, "deadline", 3),
+    ))
+    send_log = "\n".join([
+        "ristbond: INFO: link l1: live -> cooldown (blackhole: no delivery)",
+        f"ristbond: DEBUG: {Retransmitted(0x10002, 'l0', 'l1', 4)}",  # 0x0002: its 16 bits
+        f"ristbond: DEBUG: {Retransmitted(0x10005, 'l0', 'l1', 5)}",
+    ])
+    story = gap_story(send_log, receive_log).splitlines()
+    assert story[0] == "skipped seqs [1, 2]:"
+    assert story[1:] == [
+        "send: ristbond: INFO: link l1: live -> cooldown (blackhole: no delivery)",
+        f"send: ristbond: DEBUG: {Retransmitted(0x10002, 'l0', 'l1', 4)}",
+        f"receive: ristbond: DEBUG: {NackSent('127.0.0.1:5000', 0x1FFF0, 20, 1)}",
+        f"receive: ristbond: DEBUG: {PacketSkipped(0x20001, 2, 'deadline', 3)}",
+    ]
+    assert gap_story(send_log, "") == "no skipped packet in the receiver's event log"

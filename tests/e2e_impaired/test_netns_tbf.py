@@ -97,7 +97,7 @@ def test_bond_over_rate_limited_veth_links_in_namespaces(tmp_path: Path) -> None
         output = tmp_path / "out.ts"
         with processes(tmp_path) as group:
             receiver = group.start("receive", ristbond_argv(
-                "receive", "--listen", f"rist://@127.0.0.1:{RECEIVE_PORT}",
+                "-v", "receive", "--listen", f"rist://@127.0.0.1:{RECEIVE_PORT}",
                 "--output", f"file://{output}", "--latency-ms", "1000",
                 "--duration", str(SEND_S + 15), netns=far_ns))
             relays = [group.start(f"netem{index}", netem_argv(
@@ -110,7 +110,7 @@ def test_bond_over_rate_limited_veth_links_in_namespaces(tmp_path: Path) -> None
             for index in range(1, LINKS + 1):
                 links += ["--link", f"rist://10.231.{index}.2:{RELAY_PORT}?id=veth{index}"]
             sender = group.start("send", ristbond_argv(
-                "send", "--input", "testsrc://?bitrate=2000", *links, "--latency-ms", "1000",
+                "-v", "send", "--input", "testsrc://?bitrate=2000", *links, "--latency-ms", "1000",
                 "--duration", str(SEND_S), netns=sender_ns))
             assert group.wait(sender, SEND_S + 60) == 0, sender.text()
             assert group.wait(receiver, SEND_S + 60) == 0, receiver.text()
