@@ -74,8 +74,23 @@ def test_a_lossy_links_part_moves_to_a_clean_link_with_room(
 def test_clean_links_are_shared_by_capacity_as_before(
     dwrr: Callable[..., Scheduler],
 ) -> None:
-    links = [measured("a", 30 * MBIT), measured("b", 10 * MBIT)]
+    links = [measured("a", 30 * MBIT), measured("b", 10 * MBIT)]  # both below 4 x stream
     assert later_fractions(settled(dwrr(), links), links)["a"] == pytest.approx(0.75, abs=0.01)
+    capped = dwrr(capacity_cap_ratio=2.0)  # a's 30 Mbit/s count as about 21
+    assert later_fractions(settled(capped, links), links)["a"] == pytest.approx(
+        2 * STREAM_BPS / (2 * STREAM_BPS + 10 * MBIT), abs=0.01)
+
+
+def test_links_that_could_each_carry_the_stream_many_times_share_it_evenly(
+    dwrr: Callable[..., Scheduler],
+) -> None:
+    """Packet pairs on a fast path read anything up to hundreds of Mbit/s; counted in
+    full, the link measured highest would take nearly all the stream."""
+    links = [measured("a", 800 * MBIT), measured("b", 60 * MBIT)]  # both above 4 x stream
+    assert later_fractions(settled(dwrr(), links), links)["a"] == pytest.approx(0.5, abs=0.01)
+    uncapped = dwrr(capacity_cap_ratio=None)
+    assert later_fractions(settled(uncapped, links), links)["a"] == pytest.approx(
+        800 / 860, abs=0.01)
 
 
 def test_a_clean_link_is_filled_only_to_its_headroom(
@@ -123,7 +138,8 @@ def test_the_stream_rate_follows_the_stream(dwrr: Callable[..., Scheduler]) -> N
     run_stream(scheduler, links, 2 * WINDOW, sizes=[TS_PAYLOAD_BYTES // 2] * (2 * WINDOW),
                start_ns=start)
     shares = scheduler.shares(links, start + 2 * WINDOW * PACKET_INTERVAL_NS)
-    preference = 15 * 0.95**4 * 0.5 ** (0.05 / 0.03)
+    counted = min(15 * MBIT, 4 * STREAM_BPS / 2) / MBIT  # big's capacity, as far as it counts
+    preference = counted * 0.95**4 * 0.5 ** (0.05 / 0.03)
     assert shares["small"] == pytest.approx(5 / (5 + preference), rel=0.05)  # uncapped now
 
 

@@ -69,6 +69,17 @@ class DwrrOptions(BaseModel):
         le=16.0,
         description="weight is scaled by (1 - loss) to this power; 4 punishes loss hard",
     )
+    capacity_cap_ratio: float | None = Field(
+        4.0,
+        ge=1.0,
+        le=1000.0,
+        allow_inf_nan=False,
+        description=(
+            "a link's capacity counts in its weight up to this many times the stream's "
+            "rate, so links that could each carry the stream share it instead of the "
+            "largest estimate taking it all; unset: capacity counts without limit"
+        ),
+    )
     steering_half_loss: float | None = Field(
         None,
         gt=0.0,

@@ -42,8 +42,10 @@ class DwrrScheduler:
         self._seen_ids: tuple[str, ...] = ()
         #: The views sequence synced last, when it is a tuple (immutable).
         self._synced: Sequence[LinkView] | None = None
-        # The stream's rate (only steering needs it): bytes placed since the window began.
-        self._steering = options.steering_half_loss is not None
+        # The stream's rate (for steering and the capacity cap): bytes placed since the
+        # window began.
+        self._needs_rate = (options.steering_half_loss is not None
+                            or options.capacity_cap_ratio is not None)
         self._placed_bytes = 0
         self._window_start_ns: int | None = None
         self._stream_bps: float | None = None
@@ -69,7 +71,7 @@ class DwrrScheduler:
     def select(self, packet: PacketInfo, links: Sequence[LinkView], now_ns: int) -> Sequence[str]:
         """The link whose turn it is and whose deficit covers ``packet``."""
         size = packet.size_bytes
-        self._sync(links, now_ns, force=self._steering and self._measure(size, now_ns))
+        self._sync(links, now_ns, force=self._needs_rate and self._measure(size, now_ns))
         order = self._order
         if not order:
             return ()
