@@ -60,7 +60,7 @@ from ristbond_core.wire import (
     parse_compound_prefix,
     plain_rtp_header,
 )
-from ristbond_core.wire.ntp import ntp_short_to_ns
+from ristbond_core.wire.ntp import ntp_middle32, ntp_short_to_ns
 from ristbond_core.wire.seq import generic_nack_seqs
 
 TS_PACKET = 188
@@ -425,8 +425,26 @@ class SenderEngine(EngineOutbox):
                 if block.ssrc & ~1 == self._ssrc:
                     link.estimator.on_reported_jitter(block.jitter / 90.0, now_ns)
                     if block.last_sr and link.estimator.rtt.samples == 0:
-                        link.reported_rtt_ms = ntp_short_to_ns(block.delay_since_last_sr) / 1e6
+                        rtt_ms = self._rtt_from_report(block.last_sr,
+                                                       block.delay_since_last_sr, now_ns)
+                        if rtt_ms is not None:
+                            link.reported_rtt_ms = rtt_ms
         return delivered
+
+    def _rtt_from_report(self, last_sr: int, delay_since_last_sr: int, now_ns: int
+                         ) -> float | None:
+        """RFC 3550's round trip from a report block: now - LSR - DLSR (16.16 seconds).
+
+        The receiver's hold time (DLSR) is taken off, so a peer that answers SRs only
+        at its next report interval (GStreamer's ristsrc: up to about half a second)
+        still yields the path's RTT. None when the result is negative (a report about
+        an SR from before a clock step, or a peer's bad arithmetic).
+        """
+        now_middle = ntp_middle32(self.ntp_clock.ntp_from_monotonic(now_ns))
+        rtt = (now_middle - last_sr - delay_since_last_sr) & 0xFFFF_FFFF
+        if rtt >= 0x8000_0000:
+            return None
+        return ntp_short_to_ns(rtt) / NS_PER_MS
 
     def _on_link_report(self, link: _SenderLink, report: LinkReceiverReport, now: int) -> int:
         previous = link.last_report
@@ -538,8 +556,9 @@ class SenderEngine(EngineOutbox):
         """Charge the loss to the link that carried the attempt the receiver missed.
 
         The first NACK of a packet blames the link of the original; a NACK after a
-        retransmission blames the link of that retransmission. Each attempt is charged
-        once, however often (and over however many links) it is NACKed.
+        retransmission blames the link of that retransmission, once the link's RTO is
+        known. Each attempt is charged once, however often (and over however many
+        links) it is NACKed.
         """
         attempt = packet.retries
         if packet.nacked_attempts > attempt:
@@ -550,6 +569,12 @@ class SenderEngine(EngineOutbox):
         sent_ns = packet.last_retransmit_ns if attempt else packet.sent_ns
         if link is not None and sent_ns is not None:
             rto_ms = link.estimator.rtt.rto_ms()
+            if rto_ms is None and attempt:
+                # No echo, no RTO: a NACK after a retransmission may be a request the
+                # receiver queued before the retransmission came. GStreamer's ristsrc
+                # sends such stale repeats up to its report interval later; charged, they
+                # made a clean link look 7 % lossy and sent it to cooldown.
+                return
             if (rto_ms is not None and now_ns - sent_ns < rto_ms * NS_PER_MS
                     and not (attempt == 0 and _reports_late_originals(link))):
                 # Sooner than the link's RTO: the packet may still be queued on the way,

@@ -151,7 +151,7 @@ def ristsrc_run(ports: Ports, tmp_path_factory: pytest.TempPathFactory) -> Rists
             "filesink", "buffer-mode=unbuffered", f"location={output}"])
         wait_bound(port_b, src.popen, src.log)
         sender = group.start("send", ristbond_argv(
-            "send", "--input", "testsrc://?bitrate=3000",
+            "-v", "send", "--input", "testsrc://?bitrate=3000",
             "--link", f"rist://{HOST}:{hop_a}", "--link", f"rist://{HOST}:{hop_b}",
             "--latency-ms", str(LATENCY_MS), "--duration", "4",
             "--stats-json", str(stats), "--stats-interval-ms", "500"))
@@ -201,7 +201,12 @@ def test_ristsrc_output_is_the_sent_stream_after_its_startup(ristsrc_run: Ristsr
     assert found.sync_errors == 0, found
     assert 0 <= found.first_index <= RISTSRC_HEAD_LOSS, found
     assert all(b - a == 2 for a, b in found.gaps), found  # single missing chunks only
-    assert len(found.gaps) <= RISTSRC_RESIDUAL_CHUNKS, found
+    flow = ristsrc_run.sender["flow"]
+    answered = {key: flow[key] for key in (
+        "nacks_received", "bare_nacks", "malformed", "nack_requested", "nack_unknown",
+        "nack_suppressed", "retransmitted", "retransmit_too_late",
+        "retransmit_budget_exhausted")}
+    assert len(found.gaps) <= RISTSRC_RESIDUAL_CHUNKS, (found, answered, ristsrc_run.dropped)
     assert found.cc_errors <= len(found.gaps), found
     assert found.first_index + found.chunks + len(found.gaps) == ristsrc_run.sent_chunks, found
 
