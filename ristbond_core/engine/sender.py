@@ -39,7 +39,7 @@ from ristbond_core.engine.estimators import LinkEstimator
 from ristbond_core.engine.lifecycle import LinkLifecycle
 from ristbond_core.engine.lifecycle_config import LifecycleConfig
 from ristbond_core.engine.retransmit_store import RetransmitStore, StoredPacket
-from ristbond_core.engine.timing import TimingPlan, derive_timing
+from ristbond_core.engine.timing import TimingPlan, derive_timing, unmeasured_rtt_ms
 from ristbond_core.errors import RistbondError
 from ristbond_core.events import LinkStateChanged, MalformedDatagram, Retransmitted
 from ristbond_core.wire import (
@@ -606,11 +606,19 @@ class SenderEngine(EngineOutbox):
         return now_ns - packet.last_retransmit_ns < max(5.0, wait_ms) * NS_PER_MS
 
     def _rtt_ms(self, link: _SenderLink) -> float:
+        """The link's RTT: measured by echo, else from report blocks, else assumed.
+
+        A round trip from report blocks is only as good as the peer's bookkeeping and
+        no echo can check it, so it counts at most as much as the RTT assumed before
+        any is measured. In one GStreamer ristsrc session every NACK for two seconds
+        was judged too late to answer (9 chunks lost), which takes a round trip of over
+        a second; for that peer the report blocks were the only source of one.
+        """
         srtt = link.estimator.rtt.srtt_ms
         if srtt is not None:
             return srtt
         if link.reported_rtt_ms is not None:
-            return link.reported_rtt_ms
+            return min(link.reported_rtt_ms, unmeasured_rtt_ms(self.settings.latency_ms))
         return self.timing.rtt_ms
 
     def _retransmit_link(

@@ -39,6 +39,11 @@ class TimingPlan:
         return asdict(self)
 
 
+def unmeasured_rtt_ms(latency_ms: float) -> float:
+    """The RTT assumed before one is measured: a quarter of the budget, at most 200 ms."""
+    return min(latency_ms * UNMEASURED_RTT_SHARE, UNMEASURED_RTT_CAP_MS)
+
+
 def derive_timing(
     latency_ms: float,
     rtt_ms: float | None,
@@ -56,9 +61,7 @@ def derive_timing(
     * sender store: the budget plus one RTT (a last-moment NACK can still be served).
     """
     measured = rtt_ms is not None
-    rtt = rtt_ms if rtt_ms is not None else min(
-        latency_ms * UNMEASURED_RTT_SHARE, UNMEASURED_RTT_CAP_MS
-    )
+    rtt = rtt_ms if rtt_ms is not None else unmeasured_rtt_ms(latency_ms)
     if delay_spread_ms is None:
         # Some link has not shown its delay yet: assume the worst until it does.
         reorder = latency_ms / 4.0

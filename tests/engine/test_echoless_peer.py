@@ -102,3 +102,23 @@ def test_a_stale_repeat_after_a_retransmission_is_not_charged_to_its_link() -> N
     assert len(again) == 1  # answered: past the 2 ms round trip, it may be a real loss
     assert sender.links[carrier].attributed_losses == 1
     assert sender.links[other].attributed_losses == 0
+
+
+def test_a_long_round_trip_from_report_blocks_does_not_make_nacks_too_late() -> None:
+    """A peer's report blocks claim 1.5 s (its bookkeeping, unverifiable without an
+    echo); a NACK 300 ms after the packet left is still answered within the 1 s budget."""
+    sender = sender_with_links("a", "b")
+    report = sent_report(sender, 0)
+    for link_id in ("a", "b"):
+        sender.receive_datagram(link_id, receiver_report(
+            sender, ntp_middle32(report.ntp_timestamp) - ns_to_ntp_short(1500 * NS_PER_MS)),
+            3 * NS_PER_MS)
+        assert sender.links[link_id].reported_rtt_ms is not None
+    sender.send_payload(bytes(100), 10 * NS_PER_MS)
+    (original,) = [out for out in sender.datagrams_to_send(10 * NS_PER_MS)
+                   if out.data[1] & 0x7F == 33]
+    seq = RtpPacket.parse(original.data).sequence_number
+    sender.receive_datagram(original.link_id, nack(sender, seq), 310 * NS_PER_MS)
+    resent = [out for out in sender.datagrams_to_send(310 * NS_PER_MS) if out.data[1] & 0x7F == 33]
+    assert len(resent) == 1
+    assert sender.counters.retransmit_too_late == 0
