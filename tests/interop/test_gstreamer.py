@@ -188,11 +188,11 @@ def test_generic_nacks_from_ristsrc_are_answered(ristsrc_run: RistsrcRun) -> Non
 
 
 #: Single chunks ristsrc may still miss under the 5 % loss injected here. Its NACKs are
-#: answered, yet some sessions missed a few chunks of ~1140 (once 15 in a loaded run).
-#: Three causes were found and fixed (see docs/interop.md): NACK lists running past
-#: 0xBFFF read as junk, an RR's DLSR taken for the RTT, and ristsrc's stale NACK repeats
-#: charged to the clean link. None missing in 31 sessions since; the allowance stays
-#: until loaded runs confirm it can go.
+#: answered, yet some sessions missed chunks of ~1140 (once 15 in a loaded run). Four
+#: causes were found and fixed (docs/interop.md): NACK lists running past 0xBFFF read
+#: as junk, an RR's DLSR taken for the RTT, ristsrc's stale NACK repeats charged to the
+#: clean link, and an unbounded RTT from report blocks judging NACKs too late. None
+#: missing in 40 sessions since; the allowance stays until loaded runs confirm it can go.
 RISTSRC_RESIDUAL_CHUNKS = 3
 
 
