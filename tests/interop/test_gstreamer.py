@@ -192,7 +192,7 @@ def test_generic_nacks_from_ristsrc_are_answered(ristsrc_run: RistsrcRun) -> Non
 #: causes were found and fixed (docs/interop.md): NACK lists running past 0xBFFF read
 #: as junk, an RR's DLSR taken for the RTT, ristsrc's stale NACK repeats charged to the
 #: clean link, and an unbounded RTT from report blocks judging NACKs too late. None
-#: missing in 40 sessions since; the allowance stays until loaded runs confirm it can go.
+#: missing in 70 sessions since; the allowance stays until loaded runs confirm it can go.
 RISTSRC_RESIDUAL_CHUNKS = 3
 
 
