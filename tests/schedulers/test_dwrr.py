@@ -86,6 +86,26 @@ def test_loss_on_the_big_link_cuts_its_share_at_once_by_the_loss_factor(
     assert byte_fractions(result.bytes_by_link)["big"] == pytest.approx(after["big"], abs=0.01)
 
 
+def test_a_queue_beyond_the_free_allowance_halves_the_weight_per_half_ms(
+    dwrr: Callable[..., Scheduler]
+) -> None:
+    calm = make_link("calm", capacity_bps=5 * MBIT, rtt_ms=40.0)
+    # Smoothed RTT 80 ms (the free allowance) + 150 ms (one half) above the minimum.
+    queued = with_metrics(make_link("queued", capacity_bps=5 * MBIT, rtt_ms=40.0),
+                          rtt_ms=40.0 + 80.0 + 150.0)
+    links = [calm, queued]
+    scheduler = announced(dwrr(), links)
+    shares = scheduler.shares(links, 0)
+    assert shares["queued"] / shares["calm"] == pytest.approx(0.5)
+    result = run_stream(scheduler, links, 6_000)
+    assert byte_fractions(result.bytes_by_link)["queued"] == pytest.approx(1 / 3, abs=0.01)
+
+    within = [calm, with_metrics(queued, rtt_ms=40.0 + 80.0)]
+    assert announced(dwrr(), within).shares(within, 0)["queued"] == pytest.approx(0.5)
+    unset = announced(dwrr(queue_half_ms=None), links)
+    assert unset.shares(links, 0)["queued"] == pytest.approx(0.5)
+
+
 def test_sudden_capacity_drop_is_penalised_then_recovers_gradually(
     dwrr: Callable[..., Scheduler], five_and_one: list[LinkView]
 ) -> None:

@@ -80,6 +80,26 @@ class DwrrOptions(BaseModel):
             "largest estimate taking it all; unset: capacity counts without limit"
         ),
     )
+    queue_free_ms: float = Field(
+        80.0,
+        ge=0.0,
+        le=10_000.0,
+        allow_inf_nan=False,
+        description=(
+            "queueing delay (smoothed RTT above the link's minimum) a link may show "
+            "before its weight is cut for it"
+        ),
+    )
+    queue_half_ms: float | None = Field(
+        150.0,
+        gt=0.0,
+        le=10_000.0,
+        allow_inf_nan=False,
+        description=(
+            "a link's weight halves for every this much queueing delay beyond "
+            "queue_free_ms; unset: queueing delay does not count"
+        ),
+    )
     steering_half_loss: float | None = Field(
         None,
         gt=0.0,

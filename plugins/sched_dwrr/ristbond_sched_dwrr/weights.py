@@ -1,9 +1,19 @@
-"""Link weights for ``dwrr``: capacity x (1 - loss)^k x lifecycle phase x drop penalty,
-optionally steered towards the cleaner links as far as their headroom allows.
+"""Link weights for ``dwrr``: capacity x (1 - loss)^k x queue x lifecycle phase x drop
+penalty, optionally steered towards the cleaner links as far as their headroom allows.
 
 A sudden fall in a link's capacity estimate (a handover, a congested cell) is a sign
 the link is unstable, not just slower, so beyond the lower capacity the link gets a
 penalty that recovers with a half-life. Time is only ``now_ns``.
+
+A link given more than it carries shows it first in its round trip: its queue grows
+long before it drops anything, and a capacity estimate, built from what the link
+delivered, lags behind a falling rate. So a link whose smoothed RTT exceeds its
+minimum by more than ``queue_free_ms`` has its weight halved for every
+``queue_half_ms`` beyond that. Links with equal queues keep their proportions; the
+stream moves towards the links that keep up. Without it, two links carrying a stream
+close to their sum (race-car, a third link out) ran queues of 400-750 ms RTT
+until retransmissions came too late, and retransmissions waiting in a queue are
+NACKed again and charged to their link as loss, a late, indirect congestion signal.
 
 Weights in proportion to capacity are what a stream needs when it fills the links.
 When it does not, a link that loses packets costs retransmissions and puts the
@@ -157,7 +167,7 @@ class LinkWeigher:
                 base = max(metrics.capacity_bps, floor)
             delivered = math.pow(min(max(1.0 - metrics.loss, 0.0), 1.0), options.loss_exponent)
             phase = min(max(link.admission, 0.0), 1.0) * options.phase_factors.of(link.state)
-            result[link.link_id] = (counted(base) * delivered * phase
+            result[link.link_id] = (counted(base) * delivered * phase * _queued(link, options)
                                     * self.penalty(link.link_id, now_ns))
             limits[link.link_id] = _limit(link, base, options)
         if result and sum(result.values()) <= 0.0:
@@ -170,6 +180,17 @@ class LinkWeigher:
             for link in links
         }
         return _fill(preferred, limits, stream_bps) or result
+
+
+def _queued(link: LinkView, options: DwrrOptions) -> float:
+    """The weight multiplier (0..1] for the queue ``link`` shows (see the module doc)."""
+    half = options.queue_half_ms
+    rtt = link.metrics.rtt_ms
+    low = link.metrics.min_rtt_ms
+    if half is None or rtt is None or low is None:
+        return 1.0
+    excess = rtt - low - options.queue_free_ms
+    return 1.0 if excess <= 0.0 else math.pow(0.5, excess / half)
 
 
 def _limit(link: LinkView, base: float, options: DwrrOptions) -> float | None:
