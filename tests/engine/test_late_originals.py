@@ -168,13 +168,14 @@ set = { delay_ms = 300 }
 def test_nacks_for_packets_that_came_late_are_taken_back() -> None:
     """When a's delay steps up, its packets arrive after the receiver NACKed them.
     Those charges are taken back: a link that lost nothing ends up charged with
-    (almost) nothing. Its estimate still jumps now and then, for as long as a take-back
-    travels over a's own return path (300 ms), but mostly reads no loss: from the step
-    on it averages 5 % (17 % measured without the take-backs)."""
+    (almost) nothing, 9 of its 1378 packets. Its estimate still jumps now and then, for
+    as long as a take-back travels over a's own return path (300 ms), but mostly reads
+    no loss: from the step on it averages 2 % (17 % measured without the take-backs;
+    5 % while dwrr did not weigh queueing delay and kept more of the stream on a)."""
     record = run_scenario(parse_scenario(DELAY_STEP, Path(".")), "dwrr", seed=1)
     link = {entry["id"]: entry for entry in record.sender_stats["links"]}["a"]
     assert link["late_originals"] > 50
-    assert link["attributed_losses"] - link["late_originals"] <= 0.1 * link["attributed_losses"]
+    assert link["attributed_losses"] - link["late_originals"] <= 0.01 * link["sent_packets"]
     receiver = {entry["id"]: entry for entry in record.receiver_stats["links"]}["a"]
     assert receiver["late_originals"] == link["late_originals"]
     after = [sample.links["a"].loss_estimate for sample in record.samples if sample.t_s >= 7.0]
