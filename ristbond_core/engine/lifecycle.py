@@ -89,7 +89,10 @@ _BLACKHOLE = (
     "bytes sent and no delivery-confirming feedback for `blackhole_after_ms` (or two "
     "SRTTs, if longer) since the first unconfirmed send"
 )
-_STILL = "quality bad without a break for `degrade_max_ms`, while another link is live"
+_STILL = (
+    "quality bad without a break for `degrade_max_ms` on loss, jitter or delivery-rate "
+    "variation (a long RTT alone never rests a link), while another link is live"
+)
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(_S.INIT, _I.ATTACHED, _S.PROBE, "the runtime attached the link"),
@@ -271,7 +274,11 @@ class LinkLifecycle:
         self._first_unconfirmed_send_ns: int | None = None
         self._unconfirmed_bytes = 0
         self._bad_since_ns: int | None = None
+        # Since when a signal other than RTT has been bad without a break: only such a
+        # spell rests a link (``still_degraded``; see ``_judge_quality``).
+        self._costly_since_ns: int | None = None
         self._bad_reason = ""
+        self._costly_reason = ""
         self._good_since_ns: int | None = None
         self._rate_samples: deque[float] = deque(maxlen=cfg.rate_variance_window_samples)
         # Bytes offered since the previous feedback and when that was: delivery is judged
@@ -532,6 +539,7 @@ class LinkLifecycle:
             self._first_unconfirmed_send_ns = None
             self._unconfirmed_bytes = 0
             self._bad_since_ns = None
+            self._costly_since_ns = None
             self._good_since_ns = None
             self.demotions = 0
             self.rest_until_ns = None
@@ -545,6 +553,7 @@ class LinkLifecycle:
             self._first_unconfirmed_send_ns = None
             self._unconfirmed_bytes = 0
             self._bad_since_ns = None
+            self._costly_since_ns = None
             self._good_since_ns = None
             self._warm_delivered_bytes = 0
             self._warm_clean_reports = 0
@@ -588,17 +597,19 @@ class LinkLifecycle:
             gain = max(_BASELINE_EWMA_GAIN, 1.0 / self._baseline_loss_samples)
             self._baseline_loss += gain * (metrics.loss - self._baseline_loss)
 
-    def _quality(self, metrics: LinkMetrics, now: int) -> tuple[float, str]:
-        """Worst signal as a fraction of its degrade threshold (> 1 is bad), and why."""
+    def _quality(self, metrics: LinkMetrics, now: int) -> tuple[float, str, float, str]:
+        """Worst signal as a fraction of its degrade threshold (> 1 is bad) and why; then
+        the same for the signals other than RTT."""
         cfg = self.config
         worst = 0.0
         why = ""
+        rtt_ratio = 0.0
+        rtt_why = ""
         base_rtt = self._baseline_rtt.value(now)
         if metrics.rtt_ms is not None and base_rtt is not None:
             limit = cfg.degrade_rtt_factor * base_rtt + cfg.degrade_rtt_slack_ms
-            ratio = metrics.rtt_ms / limit if limit > 0 else 0.0
-            if ratio > worst:
-                worst, why = ratio, f"rtt {metrics.rtt_ms:.1f} ms vs limit {limit:.1f} ms"
+            rtt_ratio = metrics.rtt_ms / limit if limit > 0 else 0.0
+            rtt_why = f"rtt {metrics.rtt_ms:.1f} ms vs limit {limit:.1f} ms"
         loss_limit = self._baseline_loss + cfg.degrade_loss_excess_fraction
         ratio = metrics.loss / loss_limit
         if ratio > worst:
@@ -623,7 +634,10 @@ class LinkLifecycle:
                 ratio = cv / cfg.degrade_rate_cv_ratio
                 if ratio > worst:
                     worst, why = ratio, f"delivery-rate variation {cv:.2f} (std/mean)"
-        return worst, why
+        costly, costly_why = worst, why
+        if rtt_ratio > worst:
+            worst, why = rtt_ratio, rtt_why
+        return worst, why, costly, costly_why
 
     def _offered_bps(self, now: int) -> float | None:
         """Send rate since the previous feedback (consumed: the next call starts afresh)."""
@@ -637,20 +651,30 @@ class LinkLifecycle:
         rtt = metrics.min_rtt_ms if metrics.min_rtt_ms is not None else metrics.rtt_ms
         if rtt is not None:
             self._baseline_rtt.update(rtt, now)
-        worst, why = self._quality(metrics, now)
+        worst, why, costly, costly_why = self._quality(metrics, now)
         if worst <= 1.0:
             self._learn_baseline(metrics)
         if worst > 1.0:
             if self._bad_since_ns is None:
                 self._bad_since_ns = now
+            # A long round trip alone degrades a link but never rests it: the link still
+            # delivers, and the stream may need it (see ``set_another_live``).
+            if costly <= 1.0:
+                self._costly_since_ns = None
+            else:
+                if self._costly_since_ns is None:
+                    self._costly_since_ns = now
+                self._costly_reason = costly_why
             self._bad_reason = why
             self._good_since_ns = None
         elif worst <= self.config.recover_margin_ratio:
             if self._good_since_ns is None:
                 self._good_since_ns = now
             self._bad_since_ns = None
+            self._costly_since_ns = None
         else:  # between the thresholds: neither hold keeps running
             self._bad_since_ns = None
+            self._costly_since_ns = None
             self._good_since_ns = None
 
     def _blackhole_window_ns(self) -> int:
@@ -667,9 +691,9 @@ class LinkLifecycle:
                 return None
             return self._first_unconfirmed_send_ns + self._blackhole_window_ns()
         if link_input is LinkInput.STILL_DEGRADED:
-            if self._bad_since_ns is None or not self._another_live:
+            if self._costly_since_ns is None or not self._another_live:
                 return None
-            return self._bad_since_ns + cfg.degrade_max_ms * _NS_PER_MS
+            return self._costly_since_ns + cfg.degrade_max_ms * _NS_PER_MS
         if link_input is LinkInput.DEGRADED:
             if self._bad_since_ns is None:
                 return None
@@ -709,7 +733,11 @@ class LinkLifecycle:
                     f"{self._blackhole_window_ns() // _NS_PER_MS} ms"
                 )
             return None
-        if link_input in (LinkInput.STILL_DEGRADED, LinkInput.DEGRADED):
+        if link_input is LinkInput.STILL_DEGRADED:
+            if deadline is not None and now >= deadline:
+                return self._costly_reason
+            return None
+        if link_input is LinkInput.DEGRADED:
             if deadline is not None and now >= deadline:
                 return self._bad_reason
             return None

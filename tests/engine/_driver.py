@@ -15,6 +15,7 @@ FEEDBACK_EVERY_MS = 100
 
 GOOD = LinkMetrics(rtt_ms=40.0, min_rtt_ms=40.0, loss=0.0, jitter_ms=2.0, delivery_rate_bps=2e6)
 BAD_RTT = replace(GOOD, rtt_ms=200.0, min_rtt_ms=40.0)
+BAD_LOSS = replace(GOOD, loss=0.3)
 
 
 @dataclass

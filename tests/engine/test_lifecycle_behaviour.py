@@ -11,7 +11,7 @@ from ristbond_core.contracts import LinkMetrics, LinkState
 from ristbond_core.engine.lifecycle import USABLE_STATES, LinkLifecycle
 from ristbond_core.engine.lifecycle_config import LifecycleConfig
 
-from ._driver import BAD_RTT, GOOD, MS, TICK_MS, driver_in
+from ._driver import BAD_LOSS, BAD_RTT, GOOD, MS, TICK_MS, driver_in
 
 
 @pytest.mark.parametrize("state", [LinkState.PROBE, LinkState.WARM, LinkState.LIVE])
@@ -175,13 +175,29 @@ def test_a_degraded_link_is_rested_only_while_another_link_is_live() -> None:
     # are probing, warming or just as bad: it stays in service, degraded.
     d = driver_in(LinkState.DEGRADE)
     d.lifecycle.set_another_live(False)
-    d.run(d.config.degrade_max_ms + 2_000, metrics=BAD_RTT)
+    d.run(d.config.degrade_max_ms + 2_000, metrics=BAD_LOSS)
     assert d.state is LinkState.DEGRADE
     # Once another link is live, the long bad spell rests it at the next chance.
     d.lifecycle.set_another_live(True)
-    d.run(200, metrics=BAD_RTT)
+    d.run(200, metrics=BAD_LOSS)
     assert d.state is LinkState.COOLDOWN
-    assert d.events[-1].reason.startswith("still_degraded")
+    assert d.events[-1].reason.startswith("still_degraded: loss")
+
+
+def test_a_long_rtt_alone_degrades_a_link_but_never_rests_it() -> None:
+    # A link whose round trip doubled still delivers (a longer route, a queue the
+    # scheduler can weigh): resting it took a 4.8 Mbit/s link out of race-car while
+    # the other two could not carry the stream, and 0.3 % of it was lost.
+    d = driver_in(LinkState.DEGRADE)
+    d.lifecycle.set_another_live(True)
+    d.run(3 * d.config.degrade_max_ms, metrics=BAD_RTT)
+    assert d.state is LinkState.DEGRADE
+    # The RTT spell does not count towards a loss spell that follows it.
+    d.run(d.config.degrade_max_ms - 500, metrics=replace(BAD_RTT, loss=0.3))
+    assert d.state is LinkState.DEGRADE
+    d.run(1_000, metrics=replace(BAD_RTT, loss=0.3))
+    assert d.state is LinkState.COOLDOWN
+    assert d.events[-1].reason.startswith("still_degraded: loss")
 
 
 def test_a_degraded_link_that_stops_delivering_is_taken_out_even_if_it_is_the_last() -> None:

@@ -16,7 +16,7 @@ from ristbond_core.engine.lifecycle import (
     Transition,
 )
 
-from ._driver import BAD_RTT, Driver, driver_in
+from ._driver import BAD_LOSS, BAD_RTT, Driver, driver_in
 
 SEND_BYTES = 1316
 
@@ -44,7 +44,7 @@ def _bad_feedback(d: Driver) -> None:
 
 
 def _bad_for_long(d: Driver) -> None:
-    d.run(d.config.degrade_max_ms + 600, metrics=BAD_RTT)
+    d.run(d.config.degrade_max_ms + 600, metrics=BAD_LOSS)
 
 
 def _blackhole(d: Driver) -> None:
