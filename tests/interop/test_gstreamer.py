@@ -192,7 +192,7 @@ def test_generic_nacks_from_ristsrc_are_answered(ristsrc_run: RistsrcRun) -> Non
 # 15 in a loaded run) through four sender faults, found and fixed (docs/interop.md):
 # NACK lists running past 0xBFFF read as junk, an RR's DLSR taken for the RTT,
 # ristsrc's stale NACK repeats charged to the clean link, and an unbounded RTT from
-# report blocks judging NACKs too late. 150 sessions since, half of them beside two
+# report blocks judging NACKs too late. 220 sessions since, half of them beside two
 # busy loops, missed none.
 
 
