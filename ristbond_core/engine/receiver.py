@@ -76,6 +76,7 @@ from ristbond_core.wire import (
     classify_datagram,
     echo_rtt_ns,
     generic_nack_records,
+    ns_to_ntp_short,
     ntp_middle32,
     parse_compound_prefix,
     range_nack_records,
@@ -906,7 +907,7 @@ class ReceiverEngine(EngineOutbox):
     def _report_block(self, link: _Link, now_ns: int) -> ReportBlock:
         dlsr = 0
         if link.last_sr_arrival_ns is not None:
-            dlsr = min(0xFFFF_FFFF, (now_ns - link.last_sr_arrival_ns) * 65536 // 1_000_000_000)
+            dlsr = ns_to_ntp_short(now_ns - link.last_sr_arrival_ns)
         return ReportBlock(
             ssrc=self._ssrc or 0,
             fraction_lost=0,

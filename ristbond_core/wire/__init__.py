@@ -40,6 +40,7 @@ from ristbond_core.wire.feedback import GenericNack
 from ristbond_core.wire.ntp import (
     NtpClock,
     echo_rtt_ns,
+    ns_to_ntp_short,
     ntp_from_unix_ns,
     ntp_middle32,
     rtt_ns_from_report,
@@ -133,6 +134,7 @@ __all__ = [
     "generic_nack_records",
     "generic_nack_seqs",
     "is_retransmission",
+    "ns_to_ntp_short",
     "ntp_from_unix_ns",
     "ntp_middle32",
     "pack_rtp_header_into",

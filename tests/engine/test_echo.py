@@ -23,6 +23,8 @@ from ristbond_core.wire import (
     SourceDescription,
     build_compound,
     echo_rtt_ns,
+    ns_to_ntp_short,
+    ntp_middle32,
     parse_compound,
 )
 from tests.engine.test_engine_pair import RoundRobin
@@ -33,6 +35,30 @@ SSRC = 0x5249_5354
 def _responses(datagrams: list[bytes]) -> list[RistEchoResponse]:
     return [packet for data in datagrams for packet in parse_compound(data)
             if isinstance(packet, RistEchoResponse)]
+
+
+def test_the_receivers_report_block_says_how_long_it_held_the_last_sr() -> None:
+    # The same for report blocks (RFC 3550 DLSR), which peers without echo requests use.
+    receiver = ReceiverEngine(ReceiverSettings(latency_ms=500), ntp_clock=NtpClock(0),
+                              now_ns=0)
+    sr_ntp = (7 << 32) | 0x8000_0000
+    hello = build_compound([SenderReport(SSRC, sr_ntp, 0),
+                            SourceDescription.with_cname(SSRC, "peer")])
+    receiver.receive_datagram("a", hello, 1 * NS_PER_MS)
+    now = 1 * NS_PER_MS
+    blocks = []
+    while not blocks and now < 2_000 * NS_PER_MS:
+        now += 10 * NS_PER_MS
+        receiver.receive_datagram("a", bytes(RtpPacket(now // NS_PER_MS, now // 11_111, SSRC,
+                                                       bytes(188))), now)
+        receiver.on_deadline(now)
+        blocks = [block for out in receiver.datagrams_to_send(now)
+                  for packet in parse_compound(out.data) if isinstance(packet, ReceiverReport)
+                  for block in packet.reports]
+    assert len(blocks) == 1
+    assert blocks[0].last_sr == ntp_middle32(sr_ntp)
+    assert blocks[0].delay_since_last_sr == ns_to_ntp_short(now - 1 * NS_PER_MS)
+    assert blocks[0].delay_since_last_sr > 0
 
 
 def test_the_receiver_reports_how_long_it_held_an_echo_request() -> None:
