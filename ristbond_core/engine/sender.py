@@ -59,8 +59,8 @@ from ristbond_core.wire import (
     echo_rtt_ns,
     parse_compound_prefix,
     plain_rtp_header,
+    rtt_ns_from_report,
 )
-from ristbond_core.wire.ntp import ntp_middle32, ntp_short_to_ns
 from ristbond_core.wire.seq import generic_nack_seqs
 
 TS_PACKET = 188
@@ -424,27 +424,18 @@ class SenderEngine(EngineOutbox):
             for block in packet.reports:
                 if block.ssrc & ~1 == self._ssrc:
                     link.estimator.on_reported_jitter(block.jitter / 90.0, now_ns)
-                    if block.last_sr and link.estimator.rtt.samples == 0:
-                        rtt_ms = self._rtt_from_report(block.last_sr,
-                                                       block.delay_since_last_sr, now_ns)
-                        if rtt_ms is not None:
-                            link.reported_rtt_ms = rtt_ms
+                    if link.estimator.rtt.samples == 0:
+                        # RFC 3550's now - LSR - DLSR: the peer's hold time (DLSR) is
+                        # taken off, so a peer that answers SRs only at its next report
+                        # (GStreamer's ristsrc: up to about half a second) still yields
+                        # the path's RTT. None: no SR seen yet; 0: the result was
+                        # negative (a clock step, or the peer's bad arithmetic).
+                        reported_ns = rtt_ns_from_report(
+                            self.ntp_clock.ntp_from_monotonic(now_ns),
+                            block.last_sr, block.delay_since_last_sr)
+                        if reported_ns:
+                            link.reported_rtt_ms = reported_ns / NS_PER_MS
         return delivered
-
-    def _rtt_from_report(self, last_sr: int, delay_since_last_sr: int, now_ns: int
-                         ) -> float | None:
-        """RFC 3550's round trip from a report block: now - LSR - DLSR (16.16 seconds).
-
-        The receiver's hold time (DLSR) is taken off, so a peer that answers SRs only
-        at its next report interval (GStreamer's ristsrc: up to about half a second)
-        still yields the path's RTT. None when the result is negative (a report about
-        an SR from before a clock step, or a peer's bad arithmetic).
-        """
-        now_middle = ntp_middle32(self.ntp_clock.ntp_from_monotonic(now_ns))
-        rtt = (now_middle - last_sr - delay_since_last_sr) & 0xFFFF_FFFF
-        if rtt >= 0x8000_0000:
-            return None
-        return ntp_short_to_ns(rtt) / NS_PER_MS
 
     def _on_link_report(self, link: _SenderLink, report: LinkReceiverReport, now: int) -> int:
         previous = link.last_report
