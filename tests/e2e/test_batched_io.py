@@ -180,6 +180,10 @@ def test_a_datagram_read_late_carries_the_time_it_arrived() -> None:
     try:
         transport.listen(ListenEndpoint("127.0.0.1", port))
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            # Linux turns arrival stamping on for the whole system only a moment after
+            # the first socket asks (and off again after the last one closed): until
+            # then the stamp is the read time. Wait until a datagram comes back stamped.
+            _await_kernel_stamps(transport, peer, port)
             sent_ns = now_ns()
             peer.sendto(b"\x80" + bytes(40), ("127.0.0.1", port))
             time.sleep(0.15)
@@ -194,6 +198,17 @@ def test_a_datagram_read_late_carries_the_time_it_arrived() -> None:
         assert read_ns - got[0].received_ns >= 100 * NS_PER_MS
     finally:
         transport.close()
+
+
+def _await_kernel_stamps(transport: UdpTransport, peer: socket.socket, port: int) -> None:
+    """Send probes until one is stamped before it was read (at most about a second)."""
+    for _ in range(50):
+        peer.sendto(b"\x80" + bytes(40), ("127.0.0.1", port))
+        time.sleep(0.02)
+        got = transport.receive(0.05)
+        if got and now_ns() - got[-1].received_ns >= 10 * NS_PER_MS:
+            return
+    pytest.fail("the kernel never stamped a datagram on arrival (SO_TIMESTAMPNS)")
 
 
 def received(link_id: str, at_ns: int) -> ReceivedDatagram:
