@@ -94,7 +94,8 @@ def test_a_queue_beyond_the_free_allowance_halves_the_weight_per_half_ms(
     queued = with_metrics(make_link("queued", capacity_bps=5 * MBIT, rtt_ms=40.0),
                           rtt_ms=40.0 + 80.0 + 150.0)
     links = [calm, queued]
-    scheduler = announced(dwrr(), links)
+    # The plain weights (steering would fill calm up to its room before queued gets any).
+    scheduler = announced(dwrr(steering_half_loss=None), links)
     shares = scheduler.shares(links, 0)
     assert shares["queued"] / shares["calm"] == pytest.approx(0.5)
     result = run_stream(scheduler, links, 6_000)

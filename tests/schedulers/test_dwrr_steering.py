@@ -49,10 +49,12 @@ def later_fractions(scheduler: Scheduler, links: list[LinkView]) -> dict[str, fl
 
 @pytest.fixture
 def dwrr(make_scheduler: Callable[..., Scheduler]) -> Callable[..., Scheduler]:
-    """dwrr with steering at a 3 % half-loss unless the options say otherwise."""
+    """dwrr steering at a 3 % half-loss up to 80 % of a link's capacity unless the
+    options say otherwise (round numbers for the arithmetic, not the defaults)."""
 
     def build(**options: Any) -> Scheduler:
-        return make_scheduler("dwrr", **{"steering_half_loss": 0.03, **options})
+        return make_scheduler("dwrr", **{"steering_half_loss": 0.03, "headroom": 0.8,
+                                         **options})
 
     return build
 
@@ -143,17 +145,32 @@ def test_the_stream_rate_follows_the_stream(dwrr: Callable[..., Scheduler]) -> N
     assert shares["small"] == pytest.approx(5 / (5 + preference), rel=0.05)  # uncapped now
 
 
-def test_steering_is_off_by_default(make_scheduler: Callable[..., Scheduler]) -> None:
+def test_steering_is_on_by_default_and_can_be_turned_off(
+        make_scheduler: Callable[..., Scheduler]) -> None:
     links = [measured("a", 20 * MBIT, loss=0.05), measured("b", 20 * MBIT)]
+    steered = 0.95**4 * 0.5 ** (0.05 / 0.014)  # b's room (0.55 x 20 Mbit/s) holds it all
     scheduler = settled(make_scheduler("dwrr"), links)
+    assert later_fractions(scheduler, links)["a"] == pytest.approx(
+        steered / (1 + steered), abs=0.01)
     plain = 0.95**4 / (1 + 0.95**4)
+    # ``false``: what a TOML [scheduler.options] table can say (it has no null).
+    scheduler = settled(make_scheduler("dwrr", steering_half_loss=False), links)
     assert later_fractions(scheduler, links)["a"] == pytest.approx(plain, abs=0.01)
 
 
-@pytest.mark.parametrize("steering", [None, 0.03])
+def test_false_turns_off_each_rule_that_is_on_by_default() -> None:
+    options = DwrrOptions.model_validate(
+        {"steering_half_loss": False, "queue_half_ms": False, "capacity_cap_ratio": False})
+    assert options.steering_half_loss is None
+    assert options.queue_half_ms is None
+    assert options.capacity_cap_ratio is None
+
+
+@pytest.mark.parametrize("steering", [None, 0.014])
 def test_steering_moves_traffic_off_a_link_that_starts_losing(steering: float | None) -> None:
     """The real engines over the ``loss-shift`` links: without steering the (1 - loss)^4
-    factor never halves link a's share; with it a's share halves within seconds."""
+    factor never halves link a's share; with it (the default) a's share halves within
+    seconds."""
     scenario = load_scenario("loss-shift")
     metrics = compute_metrics(run_scenario(
         scenario, "dwrr", seed=2, duration_s=scenario.min_duration_s,
@@ -163,7 +180,7 @@ def test_steering_moves_traffic_off_a_link_that_starts_losing(steering: float | 
         assert metrics["shift_time_s"] is None
     else:
         assert metrics["shift_time_s"] is not None
-        assert metrics["shift_time_s"] <= 3.0
+        assert metrics["shift_time_s"] <= 2.0
 
 
 @pytest.mark.parametrize("options", [

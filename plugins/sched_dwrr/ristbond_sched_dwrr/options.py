@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ristbond_core.contracts import LinkState
 
@@ -45,6 +47,13 @@ class DwrrOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("capacity_cap_ratio", "queue_half_ms", "steering_half_loss",
+                     mode="before")
+    @classmethod
+    def _false_turns_off(cls, value: Any) -> Any:
+        """``false`` turns the rule off: TOML has no null, and these are on by default."""
+        return None if value is False else value
+
     quantum_bytes: int = Field(
         1500,
         ge=188,
@@ -77,7 +86,7 @@ class DwrrOptions(BaseModel):
         description=(
             "a link's capacity counts in its weight up to this many times the stream's "
             "rate, so links that could each carry the stream share it instead of the "
-            "largest estimate taking it all; unset: capacity counts without limit"
+            "largest estimate taking it all; false: capacity counts without limit"
         ),
     )
     queue_free_ms: float = Field(
@@ -97,21 +106,21 @@ class DwrrOptions(BaseModel):
         allow_inf_nan=False,
         description=(
             "a link's weight halves for every this much queueing delay beyond "
-            "queue_free_ms; unset: queueing delay does not count"
+            "queue_free_ms; false: queueing delay does not count"
         ),
     )
     steering_half_loss: float | None = Field(
-        None,
+        0.014,
         gt=0.0,
         le=1.0,
         description=(
             "steer traffic off lossy links while the others have room: a link's "
-            "preference halves for every this much loss (0.03: 5 % loss leaves a "
-            "third); unset (the default): no steering, the weights alone"
+            "preference halves for every this much loss (0.014: 5 % loss leaves 8 %); "
+            "false: no steering, the weights alone"
         ),
     )
     headroom: float = Field(
-        0.8,
+        0.55,
         gt=0.0,
         le=1.0,
         description="steering fills a link up to this fraction of its measured capacity",
