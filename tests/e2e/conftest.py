@@ -93,20 +93,6 @@ class Proc:
         return int(match.group(1)), int(match.group(2)), match.group(3)
 
 
-def assert_same_stream(sender: Proc, receiver: Proc) -> tuple[int, int, str]:
-    """The receiver put out exactly the bytes the sender took in; returns the sender's
-    final (datagrams, bytes, sha256).
-
-    The datagrams may number more at the receiver: a datagram the sender split into a
-    packet pair comes out as its two halves.
-    """
-    count, size, sha = sender.final()
-    got_count, got_size, got_sha = receiver.final()
-    assert (got_size, got_sha) == (size, sha)
-    assert count <= got_count <= 2 * count
-    return count, size, sha
-
-
 class Runner:
     """Starts ``ristbond`` subcommands and cleans up after them."""
 

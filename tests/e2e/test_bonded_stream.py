@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from ristbond_core.runtime.testsrc import CHUNK_BYTES, check_ts, expected_testsrc
-from tests.e2e.conftest import Proc, Runner, assert_same_stream, read_jsonl, wait_until_bound
+from tests.e2e.conftest import Proc, Runner, read_jsonl, wait_until_bound
 
 pytestmark = pytest.mark.e2e
 
@@ -53,9 +53,11 @@ def send_and_receive(runner: Runner, links: int, seconds: float = 2.5) -> Run:
 @pytest.mark.parametrize("links", [1, 2, 4])
 def test_stream_arrives_byte_identical(runner: Runner, links: int) -> None:
     result = send_and_receive(runner, links)
-    sent_count, _sent_bytes, sent_sha = assert_same_stream(result.sender, result.receiver)
+    sent_count, sent_bytes, sent_sha = result.sender.final()
+    got_count, got_bytes, got_sha = result.receiver.final()
     output = result.output
     assert sent_count > 100
+    assert (got_count, got_bytes, got_sha) == (sent_count, sent_bytes, sent_sha)
     report = check_ts(output)
     assert report.clean and report.sha256 == sent_sha
     assert output == expected_testsrc(len(output) // CHUNK_BYTES)

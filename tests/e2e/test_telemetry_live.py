@@ -20,7 +20,7 @@ import pytest
 
 from ristbond_core.runtime.testsrc import check_ts
 from tests.conftest import require_program
-from tests.e2e.conftest import Proc, assert_same_stream, free_even_port, wait_until_bound
+from tests.e2e.conftest import Proc, free_even_port, wait_until_bound
 
 FIXTURE = Path(__file__).parent.parent / "fixture_plugins" / "ristbond-fixture-telemetry"
 PLUGINS = "core,udp,dwrr,otel,fixture-telemetry"
@@ -103,8 +103,9 @@ def stream(node: Node, receiver_config: str, *, seconds: float = 4.0,
 
 
 def assert_delivered(sender: Proc, receiver: Proc, output: bytes) -> None:
-    count, _size, sha = assert_same_stream(sender, receiver)
+    count, size, sha = sender.final()
     assert count > 100
+    assert receiver.final() == (count, size, sha)
     report = check_ts(output)
     assert report.clean
     assert report.sha256 == sha
