@@ -249,34 +249,29 @@ class _Link:
         self.pending_echo: list[PendingEcho] = []
         # The last original on this link (extended seq, arrival), while no other
         # datagram followed it: the first half of a possible packet pair.
-        self.pair_head: tuple[int, int, int] | None = None  # (ext, RTP timestamp, arrival)
+        self.pair_head: tuple[int, int] | None = None
         self.pair_rates_bps: list[float] = []
         self.pairs = 0
         # First transmissions that arrived here after their NACK went out (RBLR v3).
         self.late_originals = 0
 
-    def on_rtp_arrival(
-        self, ext: int, timestamp: int, retransmission: bool, size: int, now_ns: int
-    ) -> bool:
+    def on_rtp_arrival(self, ext: int, retransmission: bool, size: int, now_ns: int) -> bool:
         """Note one RTP datagram of our flow; True when it completes a packet pair.
 
-        Two datagrams that left the sender back to back queue back to back at the
-        narrowest hop, which spaces them by the second one's serialization time
-        there: ``size × 8 / gap`` is that hop's rate, whether or not the link is busy.
-        A pair is either an original followed directly by the next sequence number
-        with the same RTP timestamp (one input datagram the sender split in two and
-        sent together, which costs one header) or by a retransmission-flagged copy of
-        itself (which any RIST receiver drops as a duplicate). Anything else, or a
-        second half that arrives after some other datagram, is no pair.
+        A sender measuring this link's bottleneck sends a copy of an original right
+        behind it (flagged as a retransmission, so any RIST receiver just drops it as
+        a duplicate). Both queue back to back at the narrowest hop, which spaces them
+        by the copy's serialization time there: ``size × 8 / gap`` is that hop's rate,
+        whether or not the link is busy. A retransmission of anything else, or a copy
+        that arrives after some other datagram, is no pair.
         """
         head, self.pair_head = self.pair_head, None
         if not retransmission:
-            self.pair_head = (ext, timestamp, now_ns)
-            if head is None or ext != head[0] + 1 or timestamp != head[1]:
-                return False
-        elif head is None or head[0] != ext:
+            self.pair_head = (ext, now_ns)
             return False
-        gap_ns = now_ns - head[2]
+        if head is None or head[0] != ext:
+            return False
+        gap_ns = now_ns - head[1]
         if gap_ns > 0 and len(self.pair_rates_bps) < MAX_PAIRS_PER_REPORT:
             self.pair_rates_bps.append(size * 8 * 1e9 / gap_ns)
         self.pairs += 1
@@ -466,11 +461,11 @@ class ReceiverEngine(EngineOutbox):
             if placement is _Placement.FAR and not ssrc & 1:
                 self._consider_jump(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns)
             return
-        paired = link.on_rtp_arrival(ext, ts, bool(ssrc & 1), len(data), now_ns)
-        if paired:
-            self.counters.probe_pairs += 1
+        paired = link.on_rtp_arrival(ext, bool(ssrc & 1), len(data), now_ns)
         if ext in self._buffer:
-            if not paired:
+            if paired:
+                self.counters.probe_pairs += 1
+            else:
                 self.counters.duplicate += 1
                 link.duplicates += 1
             return

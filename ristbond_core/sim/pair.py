@@ -26,8 +26,6 @@ from ristbond_core.wire import NtpClock
 
 #: An arbitrary fixed wall-clock offset: simulated NTP times look like a real date.
 SIM_UNIX_OFFSET_NS = 1_700_000_000 * NS_PER_S
-#: Output datagrams are matched to inputs by their first TS packet.
-_JOIN_KEY_BYTES = 188
 
 
 def ts_payload(index: int, size: int = 1316) -> bytes:
@@ -40,51 +38,6 @@ def ts_payload(index: int, size: int = 1316) -> bytes:
         body = (index.to_bytes(8, "big") + k.to_bytes(2, "big")) * 19  # ≥ 184 bytes
         packets.append(header + body[:184])
     return b"".join(packets)
-
-
-class OutputJoiner:
-    """Joins output datagrams back into the input datagrams they came from.
-
-    The sender may send one input datagram as two packets (a packet pair that costs
-    a header), and the receiver outputs each packet as it came, so the same TS packets
-    can leave in two datagrams. A run is judged per input datagram: the parts of one
-    are joined, and an input with a part missing comes out as the part that arrived
-    (a mismatch, as it should be).
-    """
-
-    def __init__(self) -> None:
-        self._inputs: dict[bytes, bytes] = {}
-        self._partial = b""
-        self._expected = b""
-
-    def on_input(self, data: bytes) -> None:
-        """``data`` went into the sender."""
-        self._inputs.setdefault(data[:_JOIN_KEY_BYTES], data)
-
-    def on_output(self, data: bytes) -> list[bytes]:
-        """``data`` left the receiver; returns the datagrams that are now whole."""
-        done: list[bytes] = []
-        if self._partial:
-            joined = self._partial + data
-            if self._expected.startswith(joined):
-                self._partial = b""
-                if joined == self._expected:
-                    return [joined]
-                self._partial = joined
-                return []
-            done.append(self._partial)  # the rest of it never came
-            self._partial = b""
-        expected = self._inputs.get(data[:_JOIN_KEY_BYTES])
-        if expected is not None and expected != data and expected.startswith(data):
-            self._partial, self._expected = data, expected
-        else:
-            done.append(data)
-        return done
-
-    def flush(self) -> list[bytes]:
-        """A part still waiting when the run ends."""
-        partial, self._partial = self._partial, b""
-        return [partial] if partial else []
 
 
 @dataclass(slots=True)
@@ -245,7 +198,6 @@ class PairSimulation:
         mid-run (an outage at t = 5 s, say). Times in the result are simulated time.
         """
         result = PairResult()
-        joiner = OutputJoiner()
         interval_ns = int(NS_PER_S / packets_per_s)
         input_end = self.now_ns + int(duration_s * NS_PER_S)
         latency_ns = self.receiver.settings.latency_ms * NS_PER_MS
@@ -265,7 +217,6 @@ class PairSimulation:
                 data = payload(index)
                 result.sent.append(data)
                 result.input_times_ns.append(now)
-                joiner.on_input(data)
                 self._backlog.append(data)
                 index += 1
                 next_input += interval_ns
@@ -278,14 +229,10 @@ class PairSimulation:
             self._backlog.clear()
             self.sender.on_deadline(sender_now)
             self.receiver.on_deadline(self.receiver_now(now))
-            for part in self.receiver.pop_output():
-                for data in joiner.on_output(part):
-                    result.output.append(data)
-                    result.output_times_ns.append(now)
+            for data in self.receiver.pop_output():
+                result.output.append(data)
+                result.output_times_ns.append(now)
             self._pump(now)
-        for data in joiner.flush():
-            result.output.append(data)
-            result.output_times_ns.append(self.now_ns)
         result.events.extend(self.sender.drain_events())
         result.events.extend(self.receiver.drain_events())
         return result
