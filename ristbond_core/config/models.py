@@ -64,12 +64,13 @@ class SenderConfig(Section):
     flow_id: int = Field(0x5249_5354 & ~1, ge=0, le=0xFFFF_FFFE, description="SSRC (even)")
     max_retries: int = Field(7, ge=0, le=50, description="retransmissions per packet at most")
     capacity_probe_interval_ms: int = Field(
-        500, ge=0, le=60_000,
-        description="how often a link that is not full is timed with a packet pair; 0 = never",
+        250, ge=0, le=60_000,
+        description="how often each link is timed with a packet pair; 0 = never",
     )
     capacity_probe_budget: float = Field(
         0.005, ge=0.0, le=0.1,
-        description="most of the bytes sent that packet-pair copies may spend (0.005 = 0.5 %)",
+        description="most of the bytes sent that packet-pair copies may spend (0.005 = 0.5 %;"
+                    " a pair split from one TS datagram costs only a header)",
     )
     wake_interval_ms: float | None = Field(
         None, ge=0.0, le=20.0,

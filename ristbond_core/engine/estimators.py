@@ -24,8 +24,6 @@ _MAX_SENDS = 16_384
 _RTP_TS_MODULUS = 1 << 32
 #: How far back the send history reaches (longer than any useful RTT).
 _SENT_HISTORY_NS = 4 * _NS_PER_S
-#: How long a full link's delivery rate outranks packet pairs.
-_FULL_HOLD_NS = _NS_PER_S
 #: Receive reports whose sent/delivered bytes are summed to tell a full link.
 _BALANCE_REPORTS = 5
 #: A full link holds back at least this much more than it delivered (two packets).
@@ -235,14 +233,14 @@ class CapacityEstimator:
       below its measured maximum, so the queue our own traffic built can empty instead
       of turning into delay that the lifecycle would (rightly) call degradation.
     * Packet pairs: a receive report may carry the link's bottleneck rate measured by
-      packet pairs (two copies sent back to back arrive spaced by the narrowest hop's
-      serialization time). That rate does not need a full link, so an unsaturated
-      link is estimated at the median of the pair rates reported within
-      ``dispersion_window_ms`` (never below what it delivered) instead of guessing
-      with the probe gain. A link full within the last second keeps the
-      delivery-based estimate: what it actually carries under load is what counts,
-      and cross traffic or radio scheduling can make the bottleneck's raw rate
-      promise more.
+      packet pairs (two datagrams sent back to back arrive spaced by the narrowest
+      hop's serialization time). That rate needs no full link, and it follows a link
+      whose rate changes faster than the delivery window, so while pair rates were
+      reported within ``dispersion_window_ms`` the estimate is their median, never
+      below what the link delivered in that time. It is not overruled when the link
+      looks full: a full link delivers its bottleneck rate, which the pairs measure
+      too, and "full" is judged from a few reports of bursty per-link traffic, where a
+      burst that straddles a report boundary reads as a queue.
     * Without receive reports (a foreign peer) the estimate falls back to the delay
       gradient ``g`` (slope of one-way delay or RTT over ``gradient_window_ms``, ms per
       ms): a FIFO bottleneck of capacity ``C`` fed at rate ``S > C`` grows its queueing
@@ -261,11 +259,14 @@ class CapacityEstimator:
         gradient_threshold_ratio: float = 0.02,
         probe_gain_ratio: float = 0.25,
         drain_ratio: float = 0.10,
-        dispersion_window_ms: int = 2000,
+        dispersion_window_ms: int = 800,
     ) -> None:
         window_ns = window_ms * _NS_PER_MS
         self._window_ns = window_ns
         self._max = WindowedExtremum(window_ns, maximum=True)
+        # What the link delivered lately: the floor under a packet-pair estimate. The
+        # window's maximum would be stale on a link whose rate changes within it.
+        self._recent_max = WindowedExtremum(dispersion_window_ms * _NS_PER_MS, maximum=True)
         self._fallback_floor = WindowedExtremum(window_ns, maximum=True)
         self._saturation_margin = saturation_margin_ratio
         self._step_down_fraction = step_down_fraction
@@ -351,6 +352,7 @@ class CapacityEstimator:
         else:
             saturated = gradient is not None and gradient > self._gradient_threshold
         self._max.update(rate, now_ns)
+        self._recent_max.update(rate, now_ns)
         if saturated:
             self._last_saturated_ns = now_ns
         if current is None:
@@ -460,29 +462,15 @@ class CapacityEstimator:
 
     def capacity_bps(self, now_ns: int) -> float | None:
         """Capacity estimate: report-based when reports are recent, else the fallback."""
-        reported = self._max.value(now_ns)
-        if reported is not None and self.full_now(now_ns):
-            return reported * (1.0 - self._drain)
         dispersion = self.dispersion_bps(now_ns)
         if dispersion is not None:
-            return max(dispersion, reported or 0.0)
+            return max(dispersion, self._recent_max.value(now_ns) or 0.0)
+        reported = self._max.value(now_ns)
         if reported is not None:
             if self.saturated_recently(now_ns):
                 return reported * (1.0 - self._drain)
             return reported * (1.0 + self._probe_gain)
         return self._fallback_capacity_bps(now_ns)
-
-    def full_now(self, now_ns: int) -> bool:
-        """Was the link full within the last second (too recent for pairs to overrule)?
-
-        A full link's delivery rate is what it sustains under load; only once it has
-        not been full for a while does a packet-pair rate (the bottleneck's raw rate,
-        which a radio link can change every few hundred ms) replace it.
-        """
-        return (
-            self._last_saturated_ns is not None
-            and now_ns - self._last_saturated_ns <= _FULL_HOLD_NS
-        )
 
     def measured(self, now_ns: int) -> bool:
         """Is the estimate a measurement (a full link, or packet pairs), not a bound?"""

@@ -161,6 +161,8 @@ class FlowCounters:
     lost: int = 0
     output_packets: int = 0
     output_bytes: int = 0
+    #: Split datagrams (a ristbond sender's packet pairs) put out whole again.
+    joined_splits: int = 0
     nacks_sent: int = 0
     malformed: int = 0
     foreign_ssrc: int = 0
@@ -249,29 +251,34 @@ class _Link:
         self.pending_echo: list[PendingEcho] = []
         # The last original on this link (extended seq, arrival), while no other
         # datagram followed it: the first half of a possible packet pair.
-        self.pair_head: tuple[int, int] | None = None
+        self.pair_head: tuple[int, int, int] | None = None  # (ext, RTP timestamp, arrival)
         self.pair_rates_bps: list[float] = []
         self.pairs = 0
         # First transmissions that arrived here after their NACK went out (RBLR v3).
         self.late_originals = 0
 
-    def on_rtp_arrival(self, ext: int, retransmission: bool, size: int, now_ns: int) -> bool:
+    def on_rtp_arrival(
+        self, ext: int, timestamp: int, retransmission: bool, size: int, now_ns: int
+    ) -> bool:
         """Note one RTP datagram of our flow; True when it completes a packet pair.
 
-        A sender measuring this link's bottleneck sends a copy of an original right
-        behind it (flagged as a retransmission, so any RIST receiver just drops it as
-        a duplicate). Both queue back to back at the narrowest hop, which spaces them
-        by the copy's serialization time there: ``size × 8 / gap`` is that hop's rate,
-        whether or not the link is busy. A retransmission of anything else, or a copy
-        that arrives after some other datagram, is no pair.
+        Two datagrams that left the sender back to back queue back to back at the
+        narrowest hop, which spaces them by the second one's serialization time
+        there: ``size × 8 / gap`` is that hop's rate, whether or not the link is busy.
+        A pair is either an original followed directly by the next sequence number
+        with the same RTP timestamp (one input datagram the sender split in two and
+        sent together, which costs one header) or by a retransmission-flagged copy of
+        itself (which any RIST receiver drops as a duplicate). Anything else, or a
+        second half that arrives after some other datagram, is no pair.
         """
         head, self.pair_head = self.pair_head, None
         if not retransmission:
-            self.pair_head = (ext, now_ns)
+            self.pair_head = (ext, timestamp, now_ns)
+            if head is None or ext != head[0] + 1 or timestamp != head[1]:
+                return False
+        elif head is None or head[0] != ext:
             return False
-        if head is None or head[0] != ext:
-            return False
-        gap_ns = now_ns - head[1]
+        gap_ns = now_ns - head[2]
         if gap_ns > 0 and len(self.pair_rates_bps) < MAX_PAIRS_PER_REPORT:
             self.pair_rates_bps.append(size * 8 * 1e9 / gap_ns)
         self.pairs += 1
@@ -336,8 +343,8 @@ class ReceiverEngine(EngineOutbox):
         self._ts_ext: int | None = None
         self._transit_min = WindowedExtremum(TRANSIT_WINDOW_MS * NS_PER_MS)
         self._rate = WindowedSum(RATE_WINDOW_MS * NS_PER_MS)
-        # ext → (payload, release time, transit at arrival)
-        self._buffer: dict[int, tuple[bytes, int, int]] = {}
+        # ext → (payload, release time, transit at arrival, RTP timestamp, marker)
+        self._buffer: dict[int, tuple[bytes, int, int, int, bool]] = {}
         self._heap: list[int] = []
         self._buffered_bytes = 0
         self._output: list[bytes] = []
@@ -437,7 +444,7 @@ class ReceiverEngine(EngineOutbox):
         return True
 
     def _on_rtp(self, link: _Link, data: bytes, now_ns: int) -> None:
-        _pt, _marker, seq, ts, ssrc, start, end = unpack_rtp_header(data)
+        _pt, marker, seq, ts, ssrc, start, end = unpack_rtp_header(data)
         if end - start > self.settings.max_payload_bytes:
             raise _oversize(end - start, self.settings.max_payload_bytes)
         flow = ssrc & 0xFFFF_FFFE
@@ -461,11 +468,11 @@ class ReceiverEngine(EngineOutbox):
             if placement is _Placement.FAR and not ssrc & 1:
                 self._consider_jump(link, data, seq=seq, ts=ts, flow=flow, now_ns=now_ns)
             return
-        paired = link.on_rtp_arrival(ext, bool(ssrc & 1), len(data), now_ns)
+        paired = link.on_rtp_arrival(ext, ts, bool(ssrc & 1), len(data), now_ns)
+        if paired:
+            self.counters.probe_pairs += 1
         if ext in self._buffer:
-            if paired:
-                self.counters.probe_pairs += 1
-            else:
+            if not paired:
                 self.counters.duplicate += 1
                 link.duplicates += 1
             return
@@ -536,7 +543,7 @@ class ReceiverEngine(EngineOutbox):
             last = min(self._heap[0], ext + 1 + self._max_tracked_gap(now_ns))
             for missing in range(ext + 1, last):
                 self.tracker.add_gap(missing, now_ns, window_ns, release_ns)
-        self._buffer[ext] = (data[start:end], release_ns, transit)
+        self._buffer[ext] = (data[start:end], release_ns, transit, ts, marker)
         heapq.heappush(self._heap, ext)
         self._buffered_bytes += size
         self._last_accept_ns = now_ns
@@ -572,10 +579,10 @@ class ReceiverEngine(EngineOutbox):
         delta = int(new_base - old_base)
         threshold = old_base + self._latency_ns // 2
         moved: set[int] = set()
-        for ext, (payload, release_ns, transit) in self._buffer.items():
+        for ext, (payload, release_ns, transit, ts, marker) in self._buffer.items():
             if transit > threshold:
                 moved.add(release_ns)
-                self._buffer[ext] = (payload, release_ns + delta, transit)
+                self._buffer[ext] = (payload, release_ns + delta, transit, ts, marker)
         self.tracker.postpone_deadlines(moved, delta)
         self._transit_min.reset()
         self._transit_min.update(new_base, now_ns)
@@ -802,7 +809,7 @@ class ReceiverEngine(EngineOutbox):
             if entry is None:
                 heapq.heappop(self._heap)
                 continue
-            payload, release_ns, _transit = entry
+            payload, release_ns, _transit, ts, marker = entry
             if release_ns > now_ns:
                 break
             heapq.heappop(self._heap)
@@ -812,11 +819,37 @@ class ReceiverEngine(EngineOutbox):
                 gap = ext - self._next_out
                 self.counters.lost += gap
                 self._emit(PacketSkipped(self._next_out, gap, "deadline", now_ns))
-            self.tracker.forget_below(ext + 1)
-            self._next_out = ext + 1
+            last = ext
+            if marker:
+                payload, last = self._join_split(ext, ts, payload)
+            self.tracker.forget_below(last + 1)
+            self._next_out = last + 1
             self._output.append(payload)
             self.counters.output_packets += 1
             self.counters.output_bytes += len(payload)
+
+    def _join_split(self, ext: int, ts: int, payload: bytes) -> tuple[bytes, int]:
+        """The first half ``ext`` of a split datagram joined with its second half.
+
+        A ristbond sender times links by sending one input datagram as two RTP packets
+        (consecutive sequence numbers, one timestamp, the marker bit on the first);
+        joining them here gives the output the sender's datagrams back. The second
+        half is joined only if it is already here (it shares the first's playout
+        time), carries the same timestamp and the whole fits ``max_payload_bytes``;
+        otherwise the halves leave as two datagrams with the same bytes.
+        Returns the payload and the last sequence number it covers.
+        """
+        after = self._buffer.get(ext + 1)
+        if (
+            after is None
+            or after[3] != ts
+            or len(payload) + len(after[0]) > self.settings.max_payload_bytes
+        ):
+            return payload, ext
+        del self._buffer[ext + 1]  # its heap entry is skipped as stale
+        self._buffered_bytes -= len(after[0])
+        self.counters.joined_splits += 1
+        return payload + after[0], ext + 1
 
     def _nack_links(self, now_ns: int) -> list[_Link]:
         """The links NACKs go over: with a return path, heard from lately, lowest RTT first."""

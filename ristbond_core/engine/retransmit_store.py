@@ -22,6 +22,9 @@ class StoredPacket:
     last_retransmit_ns: int | None = None
     last_link_id: str = ""
     nacked_attempts: int = 0
+    #: The first half of a split datagram: sent with the RTP marker bit, so the
+    #: receiver joins it with the next sequence number again (retransmissions too).
+    joins_next: bool = False
 
 
 class RetransmitStore:

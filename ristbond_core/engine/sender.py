@@ -43,6 +43,7 @@ from ristbond_core.engine.timing import TimingPlan, derive_timing, unmeasured_rt
 from ristbond_core.errors import RistbondError
 from ristbond_core.events import LinkStateChanged, MalformedDatagram, Retransmitted
 from ristbond_core.wire import (
+    RTP_HEADER_SIZE,
     GenericNack,
     LinkReceiverReport,
     NtpClock,
@@ -64,6 +65,7 @@ from ristbond_core.wire import (
 from ristbond_core.wire.seq import generic_nack_seqs
 
 TS_PACKET = 188
+TS_SYNC = 0x47
 #: Feedback arrives every RTCP interval (100 ms); three missed in a row is suspicious.
 SILENT_FEEDBACK_MS = 350.0
 #: Shortest pause in the input before the last packet is probed again.
@@ -94,7 +96,7 @@ class SenderSettings:
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     #: How often (per link) an unsaturated link's bottleneck is measured with a packet
     #: pair; 0 turns pairs off.
-    capacity_probe_interval_ms: int = 500
+    capacity_probe_interval_ms: int = 250
     #: Most of the bytes sent that pairs may spend (their second copy is redundant).
     capacity_probe_budget: float = 0.005
 
@@ -267,7 +269,31 @@ class SenderEngine(EngineOutbox):
             # than drop live input.
             chosen = list(self.links)
             self.counters.fallback_broadcast += 1
-        datagram = self._rtp(ext, timestamp, self._ssrc, payload)
+        split = self._pair_split_at(chosen, payload, now_ns)
+        if split:
+            # Two halves back to back with one timestamp: a packet pair for one header.
+            self._send_original(ext, timestamp, payload[:split], chosen, now_ns,
+                                pair=False, joins_next=True)
+            self._note_pair(self.links[chosen[0]], RTP_HEADER_SIZE, now_ns)
+            ext = self._next_ext
+            self._next_ext += 1
+            payload = payload[split:]
+        self._send_original(ext, timestamp, payload, chosen, now_ns, pair=not split)
+
+    def _send_original(
+        self,
+        ext: int,
+        timestamp: int,
+        payload: bytes,
+        chosen: Sequence[str],
+        now_ns: int,
+        *,
+        pair: bool,
+        joins_next: bool = False,
+    ) -> None:
+        """First transmission of ``ext`` on each chosen link (``pair``: a copy may follow;
+        ``joins_next``: the first half of a split datagram, marked for the receiver)."""
+        datagram = self._rtp(ext, timestamp, self._ssrc, payload, marker=joins_next)
         first_link = ""
         for link_id in chosen:
             link = self.links.get(link_id)
@@ -276,14 +302,36 @@ class SenderEngine(EngineOutbox):
             first_link = first_link or link_id
             self._emit_rtp(link, datagram, len(payload), now_ns)
             link.last_original_ns = now_ns
-            if self._pair_due(link, len(payload), now_ns):
+            if pair and self._pair_due(link, len(payload), now_ns):
                 self._send_pair_copy(link, ext, timestamp, payload, now_ns)
         self.counters.packets += 1
-        self.store.add(ext, StoredPacket(payload, timestamp, now_ns, first_link))
+        self.store.add(
+            ext, StoredPacket(payload, timestamp, now_ns, first_link, joins_next=joins_next)
+        )
         self._last_packet = (ext, now_ns)
         if self._tail_probes:
             self._tail_probes = 0
             self._tail_probe_links.clear()
+
+    def _pair_split_at(self, chosen: Sequence[str], payload: bytes, now_ns: int) -> int:
+        """Where to split ``payload`` into a packet pair (0: send it whole).
+
+        A pair made of the two halves of one input datagram costs a header instead
+        of a copy, so it is the first choice whenever the datagram goes over one link
+        and is whole TS packets. The first half carries the RTP marker bit, by which a
+        ristbond receiver joins the halves into one output datagram again. The second
+        half is the larger: its size over the arrival gap is the measurement.
+        """
+        count = len(payload) // TS_PACKET
+        if len(chosen) != 1 or count < 2 or len(payload) != count * TS_PACKET:
+            return 0
+        split = (count // 2) * TS_PACKET
+        if payload[0] != TS_SYNC or payload[split] != TS_SYNC:
+            return 0
+        link = self.links.get(chosen[0])
+        if link is None or not self._pair_due(link, RTP_HEADER_SIZE, now_ns):
+            return 0
+        return split
 
     def _pair_due(self, link: _SenderLink, size: int, now_ns: int) -> bool:
         """Should the packet just sent on ``link`` get a copy right behind it (a pair)?
@@ -317,7 +365,6 @@ class SenderEngine(EngineOutbox):
         return (
             link.last_report is not None
             and link.lifecycle.state in _PAIR_STATES
-            and not link.estimator.capacity.full_now(now_ns)
         )
 
     def _send_pair_copy(
@@ -331,13 +378,19 @@ class SenderEngine(EngineOutbox):
         """
         copy = self._rtp(ext, timestamp, self._ssrc | 1, payload)
         self._emit_rtp(link, copy, len(payload), now_ns, confirmable=False)
+        self._note_pair(link, len(payload), now_ns)
+
+    def _note_pair(self, link: _SenderLink, cost_bytes: int, now_ns: int) -> None:
+        """A pair went out on ``link`` at a cost of ``cost_bytes`` beyond the media."""
         link.next_pair_ns = now_ns + self.settings.capacity_probe_interval_ms * NS_PER_MS
         link.last_pair_ns = now_ns
         self.counters.capacity_probes += 1
-        self.counters.capacity_probe_bytes += len(payload)
+        self.counters.capacity_probe_bytes += cost_bytes
 
-    def _rtp(self, ext: int, timestamp: int, ssrc: int, payload: bytes) -> bytes:
-        return plain_rtp_header(ext & SEQ_MASK, timestamp, ssrc) + payload
+    def _rtp(
+        self, ext: int, timestamp: int, ssrc: int, payload: bytes, *, marker: bool = False
+    ) -> bytes:
+        return plain_rtp_header(ext & SEQ_MASK, timestamp, ssrc, marker=marker) + payload
 
     def _emit_rtp(self, link: _SenderLink, datagram: bytes, payload_len: int, now: int,
                   *, confirmable: bool = True) -> None:
@@ -481,7 +534,8 @@ class SenderEngine(EngineOutbox):
             if best is None:
                 self.counters.retransmit_too_late += 1
                 continue
-            datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload)
+            datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload,
+                                 marker=packet.joins_next)
             self._emit_rtp(best, datagram, len(packet.payload), now_ns)
             best.retransmitted += 1
             packet.retries += 1
@@ -539,7 +593,8 @@ class SenderEngine(EngineOutbox):
         if link is None:
             return
         self._tail_probe_links.add(link.link_id)
-        datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload)
+        datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload,
+                             marker=packet.joins_next)
         self._emit_rtp(link, datagram, len(packet.payload), now_ns, confirmable=False)
         self.counters.tail_probes += 1
 

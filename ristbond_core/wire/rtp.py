@@ -210,14 +210,17 @@ def _payload_bounds(raw: bytes, b0: int) -> tuple[int, int]:
 RtpHeaderTuple = tuple[int, bool, int, int, int, int, int]
 
 
-def plain_rtp_header(sequence_number: int, timestamp: int, ssrc: int) -> bytes:
-    """A plain 12-byte MPEG-TS RTP header (no marker, no CSRC, no extension).
+def plain_rtp_header(
+    sequence_number: int, timestamp: int, ssrc: int, *, marker: bool = False
+) -> bytes:
+    """A plain 12-byte MPEG-TS RTP header (no CSRC, no extension).
 
     For the per-packet send path: ``header + payload`` is one allocation and one copy.
     Values are masked, never checked (the caller owns them).
     """
-    return _HEADER.pack(_FIRST_BYTE_PLAIN, PT_MP2T, sequence_number & 0xFFFF,
-                        timestamp & 0xFFFF_FFFF, ssrc & 0xFFFF_FFFF)
+    return _HEADER.pack(_FIRST_BYTE_PLAIN, PT_MP2T | (0x80 if marker else 0),
+                        sequence_number & 0xFFFF, timestamp & 0xFFFF_FFFF,
+                        ssrc & 0xFFFF_FFFF)
 
 
 def pack_rtp_header_into(

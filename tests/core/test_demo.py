@@ -17,8 +17,10 @@ def test_the_simulated_demo_delivers_everything_through_an_outage(
     out = capsys.readouterr().out
     assert "(byte-identical, in order)" in out
     assert "residual loss    0 packets" in out
-    # The outage was noticed (straight away as a blackhole, or first as degradation) ...
-    assert re.search(r"lte-b  (live|degrade) -> cooldown", out)
+    # The outage was noticed (straight away as a blackhole, or first as degradation)
+    # from whichever media state lte-b had reached (its 9 % loss keeps its share
+    # small, so it may still be warming up when it drops out) ...
+    assert re.search(r"lte-b  (warm|live|degrade) -> cooldown", out)
     assert "lte-b  reset -> probe (feedback_ok" in out  # ... and the link came back
 
 

@@ -115,7 +115,8 @@ def test_an_unrecoverable_packet_is_skipped_and_output_continues() -> None:
     sim = PairSimulation(
         {"only": LinkModel(delay_ms=10, loss=0.05)},
         RoundRobin(),
-        sender=SenderSettings(latency_ms=200, max_retries=0),  # nothing can come back
+        # Nothing can come back; no pairs, so every input datagram is one packet.
+        sender=SenderSettings(latency_ms=200, max_retries=0, capacity_probe_interval_ms=0),
         receiver=ReceiverSettings(latency_ms=200),
         seed=3,
     )

@@ -106,10 +106,25 @@ def test_a_clean_link_is_filled_only_to_its_headroom(
     assert later_fractions(scheduler, links)["small"] == pytest.approx(shares["small"], abs=0.01)
 
 
-def test_a_stream_beyond_every_links_headroom_is_shared_by_plain_weights(
+def test_a_stream_beyond_every_links_headroom_fills_clean_links_to_their_estimates(
     dwrr: Callable[..., Scheduler],
 ) -> None:
-    links = [measured("a", 6 * MBIT, loss=0.05), measured("b", 6 * MBIT)]  # 9.6 < 10.5
+    """Beyond the headroom a lossy link (or a dead one that still reports) is not handed
+    its plain share at once: the clean links take up to their whole estimates first."""
+    links = [measured("a", 4 * MBIT, loss=0.05), measured("b", 8 * MBIT)]  # 9.6 < 10.5
+    scheduler = settled(dwrr(), links)
+    # b's preferred part is beyond 8 Mbit/s, so it gets 8 and a the rest: 24 % where
+    # the plain weights would give a 29 %.
+    steered = (STREAM_BPS - 8 * MBIT) / STREAM_BPS
+    assert later_fractions(scheduler, links)["a"] == pytest.approx(steered, abs=0.01)
+    plain = 4 * 0.95**4 / (4 * 0.95**4 + 8)
+    assert steered < plain - 0.04
+
+
+def test_a_stream_beyond_every_links_estimate_is_shared_by_plain_weights(
+    dwrr: Callable[..., Scheduler],
+) -> None:
+    links = [measured("a", 5 * MBIT, loss=0.05), measured("b", 5 * MBIT)]  # 10 < 10.5
     scheduler = settled(dwrr(), links)
     assert later_fractions(scheduler, links)["a"] == pytest.approx(
         0.95**4 / (1 + 0.95**4), abs=0.01)

@@ -88,14 +88,6 @@ def test_the_split_follows_the_capacities_5_to_1(record: RunRecord) -> None:
     assert split_a_to_b(record, 6.0, LOSS_AT_S) == pytest.approx(5.0, rel=0.10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the split falls to 0.86-0.93 of what it was in the second second, not to the "
-    "loss factor 0.95^4 = 0.81: b, at its capacity with a's retransmissions on top, "
-    "cannot take all that a sheds, and queued retransmissions on b are NACKed again and "
-    "charged to b as loss (a retransmission's NACK cannot be taken back the way an "
-    "original's is, RBLR v3 counts late originals only)",
-)
 def test_loss_on_the_big_link_cuts_its_split_by_the_loss_factor_within_2_s(
         record: RunRecord) -> None:
     before = split_a_to_b(record, 6.0, LOSS_AT_S)

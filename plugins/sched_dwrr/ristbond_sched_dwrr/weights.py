@@ -22,7 +22,11 @@ the stream fits, each link is preferred in proportion to its weight times
 ``0.5 ** (loss / steering_half_loss)``, and the stream is shared by those preferences
 with no link given more than ``headroom`` of its capacity (water-filling: what a
 capped link cannot take goes to the others). A stream that does not fit within every
-link's headroom is shared by the plain weights.
+link's headroom is shared the same way up to each link's whole estimate, and only one
+beyond the estimates by the plain weights: a link that loses all it gets while its
+reports still come back (race-car's flap) was otherwise handed its plain share the
+moment the others were busy, a second of packets each needing a retransmission on
+links that had no room for them.
 
 Capacity beyond ``capacity_cap_ratio`` times the stream's rate is not counted: once a
 link could carry the whole stream several times over, more capacity is no reason to
@@ -159,6 +163,7 @@ class LinkWeigher:
         reference = sum(known) / len(known) if known else 1.0
         result: dict[str, float] = {}
         limits: dict[str, float | None] = {}
+        full: dict[str, float | None] = {}
         for link in links:
             metrics = link.metrics
             if metrics.capacity_bps is None:
@@ -172,7 +177,8 @@ class LinkWeigher:
             phase = min(max(link.admission, 0.0), 1.0) * options.phase_factors.of(link.state)
             result[link.link_id] = (counted(base) * delivered * phase * _queued(link, options)
                                     * self.penalty(link.link_id, now_ns))
-            limits[link.link_id] = _limit(link, base, options)
+            limits[link.link_id] = _limit(link, base, options.headroom, options)
+            full[link.link_id] = _limit(link, base, 1.0, options)
         if result and sum(result.values()) <= 0.0:
             return dict.fromkeys(result, 1.0)
         if stream_bps is None or stream_bps <= 0.0 or options.steering_half_loss is None:
@@ -182,7 +188,12 @@ class LinkWeigher:
             * math.pow(0.5, min(max(link.metrics.loss, 0.0), 1.0) / options.steering_half_loss)
             for link in links
         }
-        return _fill(preferred, limits, stream_bps) or result
+        # Within every link's headroom if the stream fits; else up to the estimates
+        # themselves, so a link that loses what it gets (a dead one that still reports)
+        # is not handed its plain share the moment the others are busy.
+        return (_fill(preferred, limits, stream_bps)
+                or _fill(preferred, full, stream_bps)
+                or result)
 
 
 def _queued(link: LinkView, options: DwrrOptions) -> float:
@@ -196,7 +207,8 @@ def _queued(link: LinkView, options: DwrrOptions) -> float:
     return 1.0 if excess <= 0.0 else math.pow(0.5, excess / half)
 
 
-def _limit(link: LinkView, base: float, options: DwrrOptions) -> float | None:
+def _limit(link: LinkView, base: float, headroom: float,
+           options: DwrrOptions) -> float | None:
     """The most of the stream steering may give ``link`` (bit/s); None: no limit known.
 
     A measured capacity is filled up to ``headroom``. An estimate that is only a lower
@@ -206,7 +218,7 @@ def _limit(link: LinkView, base: float, options: DwrrOptions) -> float | None:
     if link.metrics.capacity_bps is None:
         return None
     if link.metrics.capacity_measured:
-        return options.headroom * base
+        return headroom * base
     return options.lower_bound_growth * base
 
 
