@@ -249,9 +249,9 @@ class _Link:
         self.last_rtcp_ns: int | None = None
         self.last_heard_ns = created_ns
         self.pending_echo: list[PendingEcho] = []
-        # The last original on this link (extended seq, arrival), while no other
-        # datagram followed it: the first half of a possible packet pair.
-        self.pair_head: tuple[int, int, int] | None = None  # (ext, RTP timestamp, arrival)
+        # The last original on this link (extended seq, RTP timestamp, arrival), while
+        # no other datagram followed it: the first half of a possible packet pair.
+        self.pair_head: tuple[int, int, int] | None = None
         self.pair_rates_bps: list[float] = []
         self.pairs = 0
         # First transmissions that arrived here after their NACK went out (RBLR v3).

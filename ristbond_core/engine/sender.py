@@ -94,10 +94,11 @@ class SenderSettings:
     store_max_bytes: int = 256 * 1024 * 1024
     max_pending_events: int = 1024
     lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
-    #: How often (per link) an unsaturated link's bottleneck is measured with a packet
-    #: pair; 0 turns pairs off.
+    #: How often (per link) a link's bottleneck is measured with a packet pair; 0 turns
+    #: pairs off.
     capacity_probe_interval_ms: int = 250
-    #: Most of the bytes sent that pairs may spend (their second copy is redundant).
+    #: Most of the bytes sent that pairs may spend (a split costs a header, a copy
+    #: its payload).
     capacity_probe_budget: float = 0.005
 
 
@@ -334,17 +335,16 @@ class SenderEngine(EngineOutbox):
         return split
 
     def _pair_due(self, link: _SenderLink, size: int, now_ns: int) -> bool:
-        """Should the packet just sent on ``link`` get a copy right behind it (a pair)?
+        """Is a packet pair costing ``size`` bytes due on ``link`` now?
 
         Only towards a peer that measures pairs (it sends ristbond link reports), only
-        on a link carrying media (warm, live or degrade) that is not full (a full link's
-        delivery rate already is its capacity), at most every
+        on a link carrying media (warm, live or degrade), at most every
         ``capacity_probe_interval_ms`` and within ``capacity_probe_budget``.
         """
         settings = self.settings
         if settings.capacity_probe_interval_ms <= 0 or now_ns < link.next_pair_ns:
             return False
-        if not self._pair_candidate(link, now_ns):
+        if not self._pair_candidate(link):
             return False
         spent = self.counters.capacity_probe_bytes + size
         if spent > settings.capacity_probe_budget * self.counters.bytes_sent:
@@ -356,12 +356,12 @@ class SenderEngine(EngineOutbox):
             other.last_pair_ns >= link.last_pair_ns
             for other in self.links.values()
             if other is not link and other.last_original_ns >= active_ns
-            and self._pair_candidate(other, now_ns)
+            and self._pair_candidate(other)
         )
 
     @staticmethod
-    def _pair_candidate(link: _SenderLink, now_ns: int) -> bool:
-        """Could ``link`` be measured with pairs now (peer measures, media flows, not full)?"""
+    def _pair_candidate(link: _SenderLink) -> bool:
+        """Could ``link`` be measured with pairs now (the peer measures, media flows)?"""
         return (
             link.last_report is not None
             and link.lifecycle.state in _PAIR_STATES
@@ -391,6 +391,11 @@ class SenderEngine(EngineOutbox):
         self, ext: int, timestamp: int, ssrc: int, payload: bytes, *, marker: bool = False
     ) -> bytes:
         return plain_rtp_header(ext & SEQ_MASK, timestamp, ssrc, marker=marker) + payload
+
+    def _resent(self, ext: int, packet: StoredPacket) -> bytes:
+        """A stored packet sent again (SSRC|1, its sequence number, timestamp and mark)."""
+        return self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload,
+                         marker=packet.joins_next)
 
     def _emit_rtp(self, link: _SenderLink, datagram: bytes, payload_len: int, now: int,
                   *, confirmable: bool = True) -> None:
@@ -534,8 +539,7 @@ class SenderEngine(EngineOutbox):
             if best is None:
                 self.counters.retransmit_too_late += 1
                 continue
-            datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload,
-                                 marker=packet.joins_next)
+            datagram = self._resent(ext, packet)
             self._emit_rtp(best, datagram, len(packet.payload), now_ns)
             best.retransmitted += 1
             packet.retries += 1
@@ -593,8 +597,7 @@ class SenderEngine(EngineOutbox):
         if link is None:
             return
         self._tail_probe_links.add(link.link_id)
-        datagram = self._rtp(ext, packet.timestamp, self._ssrc | 1, packet.payload,
-                             marker=packet.joins_next)
+        datagram = self._resent(ext, packet)
         self._emit_rtp(link, datagram, len(packet.payload), now_ns, confirmable=False)
         self.counters.tail_probes += 1
 

@@ -44,7 +44,7 @@ are rough on links whose rate changes faster than it can be measured (trace-driv
 cellular links). So its defaults are strong on loss (``steering_half_loss`` 0.014: a
 link losing 5 % keeps 8 % of its preference, and a one-loss blip on a thin link is
 forgotten within the loss window) but modest on room (``headroom`` 0.55 of a measured
-capacity). Unset ``steering_half_loss`` turns it off.
+capacity). ``steering_half_loss = false`` turns it off.
 """
 
 from __future__ import annotations
